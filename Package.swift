@@ -1,0 +1,52 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "Ringway",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ringway", targets: ["ringway"]),
+        .library(name: "ProxyProtocol", targets: ["ProxyProtocol"]),
+        .library(name: "Uring", targets: ["Uring"]),
+        .library(name: "Relay", targets: ["Relay"]),
+        .library(name: "RingwayConfig", targets: ["RingwayConfig"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLiburing",
+            pkgConfig: "liburing",
+            providers: [.apt(["liburing-dev"])]
+        ),
+        .target(name: "ProxyProtocol"),
+        .target(name: "Uring", dependencies: ["CLiburing"]),
+        .target(name: "RingwayConfig", dependencies: ["ProxyProtocol"]),
+        .target(
+            name: "Relay",
+            dependencies: [
+                "Uring", "CLiburing", "ProxyProtocol", "RingwayConfig",
+            ]
+        ),
+        .executableTarget(
+            name: "ringway",
+            dependencies: [
+                "Relay", "RingwayConfig",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "ProxyProtocolTests",
+            dependencies: [
+                "ProxyProtocol",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(name: "UringTests", dependencies: ["Uring", "CLiburing"]),
+        .testTarget(name: "RingwayConfigTests", dependencies: ["RingwayConfig", "ProxyProtocol"]),
+        .testTarget(name: "RelayTests", dependencies: ["Relay", "RingwayConfig", "ProxyProtocol", "CLiburing"]),
+        .testTarget(name: "RingwayEndToEndTests", dependencies: ["ProxyProtocol"]),
+    ]
+)

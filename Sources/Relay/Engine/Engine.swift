@@ -1,0 +1,210 @@
+import CLiburing
+import Glibc
+import ProxyProtocol
+import RingwayConfig
+import Synchronization
+import Uring
+
+/// Why the engine could not start.
+public enum EngineError: Error, CustomStringConvertible {
+    case ioUringUnavailable(RingSetupError)
+    case listen(ListenError)
+    case resources(String)
+    case workerFailed(worker: Int, reason: String)
+
+    public var description: String {
+        switch self {
+        case .ioUringUnavailable(let error): return error.description
+        case .listen(let error): return error.description
+        case .resources(let reason): return reason
+        case .workerFailed(let worker, let reason): return "worker \(worker) could not start: \(reason)"
+        }
+    }
+}
+
+/// The relay: one worker thread per core, each with its own ring and its own SO_REUSEPORT
+/// listening socket per service. Create it (binds every listener, so address errors surface
+/// before anything runs), `start()` it, and `drain()` or `stop()` it; `wait()` returns once every
+/// worker has exited.
+public final class Engine: @unchecked Sendable {
+    public let services: [ServiceConfig]
+    public let options: EngineOptions
+    /// The port each service listens on (useful when it was configured as 0).
+    public let boundPorts: [UInt16]
+
+    private let shared: SharedServiceState
+    private let metrics: MetricsSource
+    private let controls: [WorkerControl]
+    private let listenSockets: [[Int32]]  // [worker][service]
+    private let processStart: UInt64
+    private let threads = Mutex<[pthread_t]>([])
+
+    public init(services: [ServiceConfig], options: EngineOptions) throws(EngineError) {
+        precondition(options.workers > 0, "at least one worker")
+        // Fail early and clearly when io_uring is off, before binding anything.
+        do {
+            _ = try Ring(entries: 2, completionEntries: 4)
+        } catch {
+            throw .ioUringUnavailable(error)
+        }
+        var perWorker = Array(repeating: [Int32](), count: options.workers)
+        var ports: [UInt16] = []
+        var resolvedServices = services
+        do {
+            for (index, service) in services.enumerated() {
+                let (sockets, port) = try openListeningSockets(service: service.name, listen: service.listen, count: options.workers)
+                for worker in 0..<options.workers { perWorker[worker].append(sockets[worker]) }
+                ports.append(port)
+                resolvedServices[index].listen.port = port
+            }
+        } catch {
+            perWorker.joined().forEach { _ = close($0) }
+            throw .listen(error)
+        }
+        self.services = resolvedServices
+        self.options = options
+        self.boundPorts = ports
+        self.listenSockets = perWorker
+        self.shared = SharedServiceState(count: services.count)
+        self.metrics = MetricsSource(serviceNames: services.map(\.name), shared: shared)
+        var controls: [WorkerControl] = []
+        do {
+            for worker in 0..<options.workers {
+                controls.append(try WorkerControl(index: worker, services: services.count))
+            }
+        } catch {
+            perWorker.joined().forEach { _ = close($0) }
+            throw .resources("cannot create the worker wake-up eventfd: \(error)")
+        }
+        self.controls = controls
+        metrics.attach(controls)
+        var realtime = timespec()
+        clock_gettime(CLOCK_REALTIME, &realtime)
+        processStart = UInt64(realtime.tv_sec) * 1_000_000_000 + UInt64(realtime.tv_nsec)
+    }
+
+    deinit {
+        for control in controls { control.counters.deallocate() }
+    }
+
+    /// Starts every worker and returns once all are accepting, or throws if one failed (the
+    /// others are stopped again).
+    public func start() throws(EngineError) {
+        var started: [pthread_t] = []
+        for (worker, control) in controls.enumerated() {
+            let setup = WorkerSetup(
+                control: control, shared: shared, metrics: metrics, services: services,
+                listenSockets: listenSockets[worker], options: options, processStart: processStart)
+            let context = Unmanaged.passRetained(WorkerThreadContext(setup)).toOpaque()
+            var thread = pthread_t()
+            let result = pthread_create(&thread, nil, { raw in
+                guard let raw else { return nil }
+                let context = Unmanaged<WorkerThreadContext>.fromOpaque(raw).takeRetainedValue()
+                context.run()
+                return nil
+            }, context)
+            guard result == 0 else {
+                Unmanaged<WorkerThreadContext>.fromOpaque(context).release()
+                stop()
+                threads.withLock { $0 = started }
+                wait()
+                throw .resources("cannot start worker thread \(worker): \(Errno(rawValue: result))")
+            }
+            started.append(thread)
+        }
+        threads.withLock { $0 = started }
+        // Each worker creates its ring on its own thread; wait for all to report.
+        while true {
+            if let failed = controls.first(where: { $0.phase == .failed }) {
+                stop()
+                wait()
+                throw .workerFailed(worker: failed.index, reason: failed.failure ?? "unknown")
+            }
+            if controls.allSatisfy({ $0.phase == .running || $0.phase == .finished }) { break }
+            usleep(1000)
+        }
+        logStartup()
+    }
+
+    /// One line per service saying where it listens, and a warning where PROXY headers are
+    /// accepted from anyone.
+    private func logStartup() {
+        var log = EventLog(level: options.logLevel)
+        for (index, service) in services.enumerated() {
+            let listen = ListenAddress(host: service.listen.host ?? .v6(.any), port: boundPorts[index])
+            log.write(.info) { line in
+                line.field("kind", "service")
+                line.field("service", service.name)
+                line.field("handler", service.kind.rawValue)
+                line.field("listener", "tcp")
+                line.field("workers", UInt64(options.workers))
+                line.field("msg", "listening on \(listen)")
+            }
+            if let receive = service.receiveProxy, receive.trustedProxies.isEmpty {
+                log.write(.warn) { line in
+                    line.field("kind", "service")
+                    line.field("service", service.name)
+                    line.field("msg", "proxyProtocol is on without trustedProxies: any client can claim any "
+                        + "source address; set trustedProxies=CIDR,... to the load balancers' addresses")
+                }
+            }
+        }
+        log.flush()
+    }
+
+    /// Whether every worker has exited (after a drain or stop).
+    public var isFinished: Bool {
+        controls.allSatisfy { $0.phase == .finished || $0.phase == .failed }
+    }
+
+    /// Stops accepting; open connections continue until `options.drainTimeout`.
+    public func drain() {
+        for control in controls { control.request(.drain) }
+    }
+
+    /// Closes every connection now.
+    public func stop() {
+        for control in controls { control.request(.stop) }
+    }
+
+    /// Blocks until every worker thread has exited.
+    public func wait() {
+        let joining = threads.withLock { current -> [pthread_t] in
+            defer { current = [] }
+            return current
+        }
+        for thread in joining { pthread_join(thread, nil) }
+    }
+
+    /// Prometheus text of every counter, summed over workers.
+    public func metricsText() -> String { metrics.render() }
+
+    /// Open connections of service `index`, all workers together.
+    public func activeConnections(service index: Int) -> Int { shared.activeConnections(index) }
+}
+
+/// Carries a worker's setup onto its thread.
+private final class WorkerThreadContext {
+    let setup: WorkerSetup
+
+    init(_ setup: WorkerSetup) {
+        self.setup = setup
+    }
+
+    func run() {
+        let control = setup.control
+        let name = "ringway-w\(control.index)"
+        _ = pthread_setname_np(pthread_self(), String(name.prefix(15)))
+        do {
+            var worker = try Worker(setup)
+            do {
+                try worker.run()
+                control.enter(.finished)
+            } catch {
+                control.fail("event loop failed: \(error)")
+            }
+        } catch {
+            control.fail(error.description)
+        }
+    }
+}

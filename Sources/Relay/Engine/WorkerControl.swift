@@ -1,0 +1,97 @@
+import CLiburing
+import Glibc
+import Synchronization
+import Uring
+
+/// What the engine's thread and one worker thread share: a command, the worker's phase, its
+/// counters and the eventfd that wakes its ring.
+final class WorkerControl: Sendable {
+    enum Command: UInt8 {
+        case run
+        /// Stop accepting; let open connections finish until the drain deadline.
+        case drain
+        /// Close everything now.
+        case stop
+    }
+
+    enum Phase: UInt8 {
+        case starting
+        case running
+        case failed
+        case finished
+    }
+
+    let index: Int
+    let wakeDescriptor: Int32
+    let counters: CounterBlock
+    private let command = Atomic<UInt8>(Command.run.rawValue)
+    private let phaseValue = Atomic<UInt8>(Phase.starting.rawValue)
+    private let failureText = Mutex<String?>(nil)
+
+    init(index: Int, services: Int) throws(Errno) {
+        self.index = index
+        let descriptor = eventfd(0, Int32(EFD_CLOEXEC))
+        guard descriptor >= 0 else { throw Errno.current }
+        self.wakeDescriptor = descriptor
+        self.counters = CounterBlock(services: services)
+    }
+
+    deinit {
+        close(wakeDescriptor)
+    }
+
+    var currentCommand: Command { Command(rawValue: command.load(ordering: .acquiring)) ?? .run }
+
+    /// Raises the command (run < drain < stop; never lowered) and wakes the worker.
+    func request(_ newCommand: Command) {
+        var current = command.load(ordering: .relaxed)
+        while current < newCommand.rawValue {
+            let (exchanged, original) = command.compareExchange(
+                expected: current, desired: newCommand.rawValue, ordering: .acquiringAndReleasing)
+            if exchanged { break }
+            current = original
+        }
+        var one: UInt64 = 1
+        _ = write(wakeDescriptor, &one, 8)
+    }
+
+    var phase: Phase { Phase(rawValue: phaseValue.load(ordering: .acquiring)) ?? .starting }
+
+    func enter(_ phase: Phase) {
+        phaseValue.store(phase.rawValue, ordering: .releasing)
+    }
+
+    func fail(_ reason: String) {
+        failureText.withLock { $0 = reason }
+        enter(.failed)
+    }
+
+    var failure: String? { failureText.withLock { $0 } }
+}
+
+/// Process-wide, per-service state every worker reads and updates.
+final class SharedServiceState: @unchecked Sendable {
+    let count: Int
+    private let active: UnsafeMutablePointer<Atomic<Int>>
+
+    init(count: Int) {
+        self.count = count
+        active = .allocate(capacity: max(count, 1))
+        for index in 0..<max(count, 1) { (active + index).initialize(to: Atomic(0)) }
+    }
+
+    deinit {
+        active.deinitialize(count: max(count, 1))
+        active.deallocate()
+    }
+
+    /// Open connections of `service` across all workers, after adding `delta`.
+    @discardableResult
+    func adjustActive(_ service: UInt16, by delta: Int) -> Int {
+        (active + Int(service)).pointee.add(delta, ordering: .relaxed).newValue
+    }
+
+    func activeConnections(_ service: Int) -> Int {
+        (active + service).pointee.load(ordering: .relaxed)
+    }
+}

@@ -1,0 +1,115 @@
+import ProxyProtocol
+import Synchronization
+
+/// Counters kept per service, per worker.
+enum Counter: Int, CaseIterable {
+    case connectionsAccepted
+    case connectionsClosed
+    case bytesClientToUpstream
+    case bytesUpstreamToClient
+    case upstreamConnectFailures
+    case upstreamConnectTimeouts
+    case proxyHeadersV1
+    case proxyHeadersV2
+    /// LOCAL (v2) or UNKNOWN (v1): the socket endpoints were used.
+    case proxyHeadersLocal
+    case proxyHeadersAbsent
+    case proxyHeadersSent
+    case acceptErrors
+    case acceptPauses
+    case bufferWaits
+    case httpRequests
+
+    var metricName: String {
+        switch self {
+        case .connectionsAccepted: return "ringway_connections_accepted_total"
+        case .connectionsClosed: return "ringway_connections_closed_total"
+        case .bytesClientToUpstream: return "ringway_bytes_client_to_upstream_total"
+        case .bytesUpstreamToClient: return "ringway_bytes_upstream_to_client_total"
+        case .upstreamConnectFailures: return "ringway_upstream_connect_failures_total"
+        case .upstreamConnectTimeouts: return "ringway_upstream_connect_timeouts_total"
+        case .proxyHeadersV1: return "ringway_proxy_headers_received_v1_total"
+        case .proxyHeadersV2: return "ringway_proxy_headers_received_v2_total"
+        case .proxyHeadersLocal: return "ringway_proxy_headers_local_total"
+        case .proxyHeadersAbsent: return "ringway_proxy_headers_absent_total"
+        case .proxyHeadersSent: return "ringway_proxy_headers_sent_total"
+        case .acceptErrors: return "ringway_accept_errors_total"
+        case .acceptPauses: return "ringway_accept_pauses_total"
+        case .bufferWaits: return "ringway_buffer_waits_total"
+        case .httpRequests: return "ringway_http_requests_total"
+        }
+    }
+
+    var help: String {
+        switch self {
+        case .connectionsAccepted: return "Client connections accepted."
+        case .connectionsClosed: return "Client connections closed, for any reason."
+        case .bytesClientToUpstream: return "Bytes received from clients and relayed upstream."
+        case .bytesUpstreamToClient: return "Bytes received from upstreams and relayed to clients."
+        case .upstreamConnectFailures: return "Upstream connect attempts that failed (refused, unreachable, timed out)."
+        case .upstreamConnectTimeouts: return "Upstream connect attempts that hit the connect timeout."
+        case .proxyHeadersV1: return "PROXY v1 headers accepted."
+        case .proxyHeadersV2: return "PROXY v2 headers accepted."
+        case .proxyHeadersLocal: return "Accepted PROXY headers that were LOCAL or UNKNOWN (socket endpoints used)."
+        case .proxyHeadersAbsent: return "Connections on a PROXY-receiving service that sent no header (optional policy)."
+        case .proxyHeadersSent: return "PROXY headers written to upstreams."
+        case .acceptErrors: return "accept() failures (EMFILE, ENFILE, ENOMEM, ...)."
+        case .acceptPauses: return "Times accepting paused (file limit, maxConnections)."
+        case .bufferWaits: return "Receives that found the buffer pool empty and waited for buffers."
+        case .httpRequests: return "Requests answered by built-in HTTP services (whoami, metrics)."
+        }
+    }
+}
+
+/// One worker's counters. The owning worker is the only writer (a relaxed load and store, no
+/// read-modify-write); any thread may read them with relaxed loads, so a scrape never stalls
+/// the data path.
+struct CounterBlock: @unchecked Sendable {
+    static let closeReasonBase = Counter.allCases.count
+    static let proxyRejectBase = closeReasonBase + CloseReason.allCases.count
+    static let perService = proxyRejectBase + ProxyProtocolErrorCode.allCases.count
+
+    let services: Int
+    private let storage: UnsafeMutablePointer<Atomic<UInt64>>
+
+    init(services: Int) {
+        self.services = services
+        storage = .allocate(capacity: services * CounterBlock.perService)
+        for index in 0..<(services * CounterBlock.perService) {
+            (storage + index).initialize(to: Atomic(0))
+        }
+    }
+
+    /// Only after every thread that uses the block has exited.
+    func deallocate() {
+        storage.deinitialize(count: services * CounterBlock.perService)
+        storage.deallocate()
+    }
+
+    @inline(__always)
+    func add(_ counter: Counter, service: UInt16, _ amount: UInt64 = 1) {
+        add(slot: counter.rawValue, service: service, amount)
+    }
+
+    @inline(__always)
+    func addClose(_ reason: CloseReason, service: UInt16) {
+        add(slot: CounterBlock.closeReasonBase + Int(reason.rawValue), service: service, 1)
+    }
+
+    @inline(__always)
+    func addProxyRejection(_ code: ProxyProtocolErrorCode, service: UInt16) {
+        // Rejections are rare; a lookup keeps the counter layout independent of raw values.
+        let offset = ProxyProtocolErrorCode.allCases.firstIndex(of: code) ?? 0
+        add(slot: CounterBlock.proxyRejectBase + offset, service: service, 1)
+    }
+
+    @inline(__always)
+    private func add(slot: Int, service: UInt16, _ amount: UInt64) {
+        let cell = storage + (Int(service) * CounterBlock.perService + slot)
+        cell.pointee.store(cell.pointee.load(ordering: .relaxed) &+ amount, ordering: .relaxed)
+    }
+
+    func load(slot: Int, service: Int) -> UInt64 {
+        (storage + (service * CounterBlock.perService + slot)).pointee.load(ordering: .relaxed)
+    }
+}

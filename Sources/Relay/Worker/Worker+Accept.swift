@@ -1,0 +1,182 @@
+import CLiburing
+import Glibc
+import ProxyProtocol
+import RingwayConfig
+import Uring
+
+extension Worker {
+    /// Pause after EMFILE/ENFILE/ENOMEM before trying again: long enough not to spin, short
+    /// enough that a freed descriptor is used promptly.
+    static let acceptRetryMilliseconds: UInt64 = 100
+
+    mutating func armAccept(_ listener: Int) {
+        let state = listeners[listener]
+        guard !state.armed, !state.closed, !draining else { return }
+        ring.prepareMultishotAccept(listener: state.socket, userData: UserData.pack(.accept, slot: Int32(listener), generation: 0))
+        listeners[listener].armed = true
+        acceptsInFlight += 1
+    }
+
+    var hasPausedListener: Bool {
+        listeners.contains { $0.retryAt != 0 || $0.atLimit }
+    }
+
+    mutating func handleAccept(listener: Int, _ completion: Completion) {
+        if !completion.hasMore {
+            listeners[listener].armed = false
+            acceptsInFlight -= 1
+        }
+        let service = listeners[listener].service
+        if completion.result >= 0 {
+            openConnection(socket: completion.result, service: service)
+        } else if let error = completion.errno, error != .canceled {
+            counters.add(.acceptErrors, service: service)
+            switch error.rawValue {
+            case EMFILE, ENFILE, ENOMEM, ENOBUFS:
+                // The connection stays in the kernel's backlog; try again shortly.
+                counters.add(.acceptPauses, service: service)
+                listeners[listener].retryAt = now + Worker.acceptRetryMilliseconds
+                if listeners[listener].armed { cancelAccept(listener) }
+                let name = services[Int(service)].config.name
+                log.write(.warn) { line in
+                    line.field("kind", "service")
+                    line.field("service", name)
+                    line.field("msg", "accept paused for 100ms: \(error)")
+                }
+            default:
+                // ECONNABORTED and friends concern one half-open connection only.
+                let name = services[Int(service)].config.name
+                log.write(.debug) { line in
+                    line.field("kind", "service")
+                    line.field("service", name)
+                    line.field("msg", "accept: \(error)")
+                }
+            }
+        }
+        if !listeners[listener].armed && listeners[listener].retryAt == 0 && !listeners[listener].atLimit {
+            armAccept(listener)
+        }
+    }
+
+    func cancelAccept(_ listener: Int) {
+        ring.prepareCancel(
+            target: UserData.pack(.accept, slot: Int32(listener), generation: 0),
+            userData: UserData.pack(.cancel, slot: -1, generation: 0))
+    }
+
+    /// Re-arms listeners whose retry time has come or whose service dropped below its limit.
+    mutating func resumePausedListeners() {
+        guard !draining else { return }
+        for index in listeners.indices {
+            let state = listeners[index]
+            if state.retryAt != 0 && now >= state.retryAt {
+                listeners[index].retryAt = 0
+            }
+            if state.atLimit, let limit = services[Int(state.service)].config.maxConnections,
+               shared.activeConnections(Int(state.service)) < limit
+            {
+                listeners[index].atLimit = false
+            }
+            let current = listeners[index]
+            if !current.armed && current.retryAt == 0 && !current.atLimit { armAccept(index) }
+        }
+    }
+
+    /// Stops accepting when `service` reached its connection limit (process-wide).
+    mutating func pauseIfAtLimit(service: UInt16, active: Int) {
+        guard let limit = services[Int(service)].config.maxConnections, active >= limit else { return }
+        for index in listeners.indices where listeners[index].service == service && !listeners[index].atLimit {
+            listeners[index].atLimit = true
+            counters.add(.acceptPauses, service: service)
+            if listeners[index].armed { cancelAccept(index) }
+        }
+    }
+
+    /// A new client connection: take a slot and start its first phase.
+    mutating func openConnection(socket: Int32, service serviceIndex: UInt16) {
+        counters.add(.connectionsAccepted, service: serviceIndex)
+        let active = shared.adjustActive(serviceIndex, by: 1)
+        pauseIfAtLimit(service: serviceIndex, active: active)
+        guard let index = slab.allocate() else {
+            // Only reachable when the descriptor limit was raised after start-up.
+            shared.adjustActive(serviceIndex, by: -1)
+            Glibc.close(socket)
+            counters.addClose(.noScratchMemory, service: serviceIndex)
+            return
+        }
+        let service = services[Int(serviceIndex)]
+        let connection = slab[index]
+        connection.pointee.service = serviceIndex
+        connection.pointee.clientSocket = socket
+        connection.pointee.openedAt = monotonicNanoseconds()
+        connection.pointee.lastActivity = now
+        nextConnectionNumber += 1
+        connection.pointee.id = UInt64(control.index) << 48 | nextConnectionNumber & 0xFFFF_FFFF_FFFF
+        connection.pointee.peer = peerEndpoint(of: socket)
+        // Small writes (a PROXY header, an HTTP response) must not wait for Nagle.
+        setSocketOption(socket, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+
+        if service.needsScratch {
+            guard let chunk = scratch.allocate() else {
+                connection.pointee.state = .detecting
+                close(index, reason: .noScratchMemory)
+                return
+            }
+            connection.pointee.scratch = chunk
+        }
+        switch service.config.kind {
+        case .whoami, .metrics:
+            if service.detector != nil {
+                startDetecting(index, service: service)
+            } else {
+                startServing(index)
+            }
+        case .forward:
+            if service.detector != nil {
+                startDetecting(index, service: service)
+            } else {
+                logOpen(index)
+                if service.config.sendProxy != nil {
+                    preparePreamble(index, header: nil, consumed: 0)
+                    // Early client bytes join the header in the first send when they arrive in time.
+                    armScratchReceive(index)
+                }
+                startConnect(index, firstAttempt: true)
+            }
+        }
+    }
+
+    /// Stop accepting; let connections finish until `deadline`.
+    mutating func beginDrain(deadline: UInt64) {
+        drainDeadline = min(drainDeadline, deadline)
+        guard !draining else { return }
+        draining = true
+        for index in listeners.indices {
+            if listeners[index].armed { cancelAccept(index) }
+            // Connections already queued in the backlog were accepted by the kernel on our
+            // behalf: serve them rather than reset them when the socket closes.
+            let flags = fcntl(listeners[index].socket, F_GETFL)
+            _ = fcntl(listeners[index].socket, F_SETFL, flags | O_NONBLOCK)
+            while true {
+                let socket = accept4(listeners[index].socket, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
+                if socket < 0 { break }
+                openConnection(socket: socket, service: listeners[index].service)
+            }
+        }
+        let (worker, open) = (UInt64(control.index), UInt64(slab.active))
+        log.write(.info) { line in
+            line.field("kind", "worker")
+            line.field("worker", worker)
+            line.field("connections", open)
+            line.field("msg", "draining: stopped accepting")
+        }
+    }
+
+    /// Closes every open connection (drain deadline, stop).
+    mutating func closeAll(reason: CloseReason) {
+        for index in 0..<Int32(slab.highWater) {
+            let state = slab[index].pointee.state
+            if state != .free && state != .closing { close(index, reason: reason) }
+        }
+    }
+}

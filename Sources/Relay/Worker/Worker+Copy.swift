@@ -1,0 +1,183 @@
+import Glibc
+import Uring
+
+/// Which way bytes flow: `inbound` is client -> upstream, `outbound` upstream -> client.
+enum Side {
+    case inbound
+    case outbound
+}
+
+extension Connection {
+    static let inboundOffset = MemoryLayout<Connection>.offset(of: \Connection.inbound)!
+    static let outboundOffset = MemoryLayout<Connection>.offset(of: \Connection.outbound)!
+}
+
+/// Copy mode: receive into a provided buffer, send it on, recycle it when the send completes.
+extension Worker {
+    @inline(__always)
+    func direction(_ connection: UnsafeMutablePointer<Connection>, _ side: Side) -> UnsafeMutablePointer<Direction> {
+        let offset = side == .inbound ? Connection.inboundOffset : Connection.outboundOffset
+        return (UnsafeMutableRawPointer(connection) + offset).assumingMemoryBound(to: Direction.self)
+    }
+
+    @inline(__always)
+    func source(_ connection: UnsafeMutablePointer<Connection>, _ side: Side) -> Int32 {
+        side == .inbound ? connection.pointee.clientSocket : connection.pointee.upstreamSocket
+    }
+
+    @inline(__always)
+    func sink(_ connection: UnsafeMutablePointer<Connection>, _ side: Side) -> Int32 {
+        side == .inbound ? connection.pointee.upstreamSocket : connection.pointee.clientSocket
+    }
+
+    /// Arms the next receive unless one is in flight, the source ended, the pool is empty, or
+    /// the direction already holds its share of buffers (backpressure).
+    @inline(__always)
+    mutating func armReceive(_ index: Int32, _ side: Side) {
+        let connection = slab[index]
+        let flow = direction(connection, side)
+        guard !flow.pointee.receiveArmed, !flow.pointee.sourceClosed, !flow.pointee.waitingForBuffers,
+              Int(flow.pointee.count) < buffersPerDirection
+        else { return }
+        ring.prepareReceive(
+            socket: source(connection, side), bufferGroup: Worker.bufferGroup,
+            userData: userData(side == .inbound ? .receiveClient : .receiveUpstream, index))
+        flow.pointee.receiveArmed = true
+        connection.pointee.inflight += 1
+    }
+
+    mutating func handleReceive(_ index: Int32, _ side: Side, _ completion: Completion) {
+        let connection = slab[index]
+        let flow = direction(connection, side)
+        flow.pointee.receiveArmed = false
+        let result = completion.result
+        if result > 0 {
+            guard let buffer = completion.bufferID else { fatalError("buffer-select receive without a buffer") }
+            flow.pointee.enqueue(PendingSend(buffer: buffer, start: 0, end: UInt32(result)))
+            flow.pointee.bytes &+= UInt64(result)
+            counters.add(side == .inbound ? .bytesClientToUpstream : .bytesUpstreamToClient,
+                         service: connection.pointee.service, UInt64(result))
+            connection.pointee.lastActivity = now
+            startSend(index, side)
+            armReceive(index, side)
+            return
+        }
+        if let buffer = completion.bufferID { recycle(buffer) }
+        if result == 0 {
+            flow.pointee.sourceClosed = true
+            finishDirectionIfDrained(index, side)
+            return
+        }
+        let error = Errno(rawValue: -result)
+        if error == .noBuffers {
+            // The pool is empty, not the socket: wait for buffers to come back.
+            flow.pointee.waitingForBuffers = true
+            counters.add(.bufferWaits, service: connection.pointee.service)
+            bufferWaiters.append(UInt64(UInt32(bitPattern: index)) | UInt64(connection.pointee.generation) << 32
+                | (side == .inbound ? 0 : 1 << 63))
+            return
+        }
+        failed(index, side: side, atSource: true, error)
+    }
+
+    /// Sends the head of the queue unless a send is already in flight on that socket.
+    @inline(__always)
+    mutating func startSend(_ index: Int32, _ side: Side) {
+        let connection = slab[index]
+        let flow = direction(connection, side)
+        guard !flow.pointee.sendInFlight, !flow.pointee.isEmpty else { return }
+        let item = flow.pointee.first
+        let base = item.buffer == PendingSend.scratch
+            ? scratch.base(connection.pointee.scratch) : buffers.buffer(item.buffer)
+        ring.prepareSend(
+            socket: sink(connection, side), from: base + Int(item.start), length: Int(item.end - item.start),
+            userData: userData(side == .inbound ? .sendUpstream : .sendClient, index))
+        flow.pointee.sendInFlight = true
+        connection.pointee.inflight += 1
+    }
+
+    mutating func handleSend(_ index: Int32, _ side: Side, _ completion: Completion) {
+        let connection = slab[index]
+        let flow = direction(connection, side)
+        flow.pointee.sendInFlight = false
+        guard completion.result >= 0 else {
+            failed(index, side: side, atSource: false, Errno(rawValue: -completion.result))
+            return
+        }
+        connection.pointee.lastActivity = now
+        var item = flow.pointee.first
+        item.start += UInt32(completion.result)
+        if item.start < item.end {
+            // Short send: the rest goes next, before anything queued behind it.
+            flow.pointee.first = item
+            startSend(index, side)
+            return
+        }
+        _ = flow.pointee.removeFirst()
+        if item.buffer == PendingSend.scratch {
+            releaseScratchIfUnused(index)
+        } else {
+            recycle(item.buffer)
+        }
+        if flow.pointee.isEmpty {
+            finishDirectionIfDrained(index, side)
+        } else {
+            startSend(index, side)
+        }
+        armReceive(index, side)
+    }
+
+    /// Half-close: once the source has ended and every byte reached the sink, the sink gets
+    /// FIN (shutdown SHUT_WR) while the other direction keeps going. Both done: close.
+    mutating func finishDirectionIfDrained(_ index: Int32, _ side: Side) {
+        let connection = slab[index]
+        let flow = direction(connection, side)
+        guard flow.pointee.sourceClosed, flow.pointee.isEmpty, !flow.pointee.sendInFlight,
+              !flow.pointee.sinkShutdown, connection.pointee.state == .relaying
+        else { return }
+        _ = Glibc.shutdown(sink(connection, side), Int32(SHUT_WR))
+        flow.pointee.sinkShutdown = true
+        if connection.pointee.inbound.sinkShutdown && connection.pointee.outbound.sinkShutdown {
+            close(index, reason: .finished)
+        }
+    }
+
+    /// A socket error on one side. Resets travel on: the other side's socket is closed with
+    /// SO_LINGER {1, 0}, so its peer sees RST too rather than a clean end.
+    mutating func failed(_ index: Int32, side: Side, atSource: Bool, _ error: Errno) {
+        // Which socket failed: the source of this direction, or its sink.
+        let clientFailed = (side == .inbound) == atSource
+        let reset = error == .connectionReset || error == .brokenPipe
+        let reason: CloseReason
+        switch (clientFailed, reset) {
+        case (true, true): reason = .clientReset
+        case (true, false): reason = .clientError
+        case (false, true): reason = .upstreamReset
+        case (false, false): reason = .upstreamError
+        }
+        close(index, reason: reason, errno: error.rawValue, resetClient: !clientFailed, resetUpstream: clientFailed)
+    }
+
+    /// Re-arms receives that hit an empty pool, as many as buffers came back.
+    mutating func serveBufferWaiters() {
+        guard bufferWaiters.count > 0 else {
+            buffersRecycled = 0
+            return
+        }
+        var budget = buffersRecycled
+        buffersRecycled = 0
+        while budget > 0 && bufferWaiters.count > 0 {
+            let entry = bufferWaiters.removeFirst()
+            let index = Int32(bitPattern: UInt32(truncatingIfNeeded: entry))
+            let generation = UInt32(truncatingIfNeeded: entry >> 32) & UserData.generationMask
+            let side: Side = entry >> 63 == 0 ? .inbound : .outbound
+            let connection = slab[index]
+            guard connection.pointee.generation == generation, connection.pointee.state == .relaying else { continue }
+            let flow = direction(connection, side)
+            guard flow.pointee.waitingForBuffers else { continue }
+            flow.pointee.waitingForBuffers = false
+            armReceive(index, side)
+            budget -= 1
+        }
+    }
+}

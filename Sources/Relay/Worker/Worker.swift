@@ -1,0 +1,264 @@
+import CLiburing
+import Glibc
+import ProxyProtocol
+import RingwayConfig
+import Uring
+
+/// Everything a worker thread is started with.
+struct WorkerSetup: @unchecked Sendable {
+    let control: WorkerControl
+    let shared: SharedServiceState
+    let metrics: MetricsSource
+    let services: [ServiceConfig]
+    /// This worker's listening socket for each service, in service order.
+    let listenSockets: [Int32]
+    let options: EngineOptions
+    let processStart: UInt64
+}
+
+/// One thread, one ring: accepts, relays and closes the connections that arrive on its own
+/// listening sockets. Nothing here is shared with other workers except counters (read-only to
+/// them) and the per-service connection counts.
+struct Worker: ~Copyable {
+    let control: WorkerControl
+    let shared: SharedServiceState
+    let metrics: MetricsSource
+    let counters: CounterBlock
+    let ring: Ring
+    var buffers: ProvidedBufferRing
+    var slab: ConnectionSlab
+    var scratch: ScratchPool
+    var timers: TimerWheel
+    var log: EventLog
+    var bufferWaiters: BufferWaitQueue
+    let services: [ServiceRuntime]
+    let endpoints: EndpointTable
+    let listeners: UnsafeMutableBufferPointer<ListenerState>
+    let completionSlots: UnsafeMutableBufferPointer<UnsafeMutablePointer<io_uring_cqe>?>
+    let wakeBuffer: UnsafeMutablePointer<UInt64>
+    let buffersPerDirection: Int
+    let drainTimeoutMilliseconds: UInt64
+    let processStart: UInt64
+    /// Coarse monotonic clock, milliseconds, read once per loop turn.
+    var now: UInt64
+    var nextConnectionNumber: UInt64 = 0
+    /// Accept requests still able to post completions.
+    var acceptsInFlight = 0
+    /// Completions dropped because their slot had moved on (expected to stay 0).
+    var staleCompletions = 0
+    var draining = false
+    var drainDeadline: UInt64 = .max
+    /// Buffers handed back since the last time waiters were served.
+    var buffersRecycled = 0
+
+    static let bufferGroup: UInt16 = 0
+
+    init(_ setup: WorkerSetup) throws(RingSetupError) {
+        let options = setup.options
+        // Noncopyable parts are built as locals first: if one throws, the others are torn down
+        // normally instead of leaving `self` half-initialized.
+        let ring = try Ring(entries: UInt32(options.ringEntries), completionEntries: UInt32(options.ringEntries * 4))
+        let buffers: ProvidedBufferRing
+        do {
+            buffers = try ProvidedBufferRing(
+                registeringWith: ring, group: Worker.bufferGroup, count: options.bufferCount, size: options.bufferSize)
+        } catch {
+            throw RingSetupError(errno: error)
+        }
+        self.ring = ring
+        self.buffers = buffers
+        control = setup.control
+        shared = setup.shared
+        metrics = setup.metrics
+        counters = setup.control.counters
+        processStart = setup.processStart
+
+        var runtimes: [ServiceRuntime] = []
+        var flatEndpoints: [IPEndpoint] = []
+        for (index, service) in setup.services.enumerated() {
+            let resolved = service.targets.flatMap(\.resolved)
+            runtimes.append(ServiceRuntime(
+                index: index, config: service, firstEndpoint: flatEndpoints.count, endpointCount: resolved.count))
+            flatEndpoints += resolved
+        }
+        services = runtimes
+        endpoints = EndpointTable(endpoints: flatEndpoints, connectTimeouts: setup.services.map(\.connectTimeout))
+
+        // Each connection needs two descriptors (six in splice mode); a worker may end up with
+        // all of them, so size the slab by the process's descriptor limit.
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        let descriptors = Int(min(limit.rlim_cur, 1 << 20))
+        let capacity = max(64, (descriptors - 32) / 2)
+        slab = ConnectionSlab(capacity: capacity)
+        let largestChunk = runtimes.map(\.scratchSize).max() ?? 4096
+        scratch = ScratchPool(chunkSize: (largestChunk + 4095) / 4096 * 4096, capacity: capacity)
+        bufferWaiters = BufferWaitQueue(capacity: capacity * 2)
+        now = monotonicMilliseconds()
+        timers = TimerWheel(nowMilliseconds: now)
+        log = EventLog(level: options.logLevel)
+        buffersPerDirection = min(max(options.buffersPerDirection, 1), Direction.capacity - 2)
+        drainTimeoutMilliseconds = options.drainTimeout.milliseconds
+
+        listeners = .allocate(capacity: setup.listenSockets.count)
+        for (index, socket) in setup.listenSockets.enumerated() {
+            (listeners.baseAddress! + index).initialize(to: ListenerState(socket: socket, service: UInt16(index)))
+        }
+        completionSlots = .allocate(capacity: 512)
+        completionSlots.initialize(repeating: nil)
+        wakeBuffer = .allocate(capacity: 1)
+        wakeBuffer.initialize(to: 0)
+    }
+
+    deinit {
+        buffers.unregister(from: ring)
+        for listener in listeners where !listener.closed { Glibc.close(listener.socket) }
+        listeners.deallocate()
+        completionSlots.deallocate()
+        wakeBuffer.deallocate()
+    }
+
+    /// The event loop: submit, wait, handle a batch of completions, run timers; until a drain
+    /// has finished or a stop was requested and every request has completed.
+    mutating func run() throws(Errno) {
+        armWake()
+        for index in listeners.indices { armAccept(index) }
+        control.enter(.running)
+        while true {
+            buffers.publish()
+            // Timers tick every 10 ms while any are pending; otherwise only completions (or the
+            // wake eventfd) end the wait, with a slow heartbeat as a safety net.
+            let waitNanoseconds: Int64 = timers.count > 0 || hasPausedListener ? 10_000_000 : 500_000_000
+            try ring.submitAndWait(timeoutNanoseconds: waitNanoseconds)
+            now = monotonicMilliseconds()
+            while true {
+                let count = ring.peekCompletions(into: completionSlots)
+                if count == 0 { break }
+                for index in 0..<count {
+                    guard let entry = completionSlots[index] else { continue }
+                    handle(Completion(entry))
+                }
+                ring.advanceCompletions(by: count)
+            }
+            expireTimers()
+            serveBufferWaiters()
+            resumePausedListeners()
+            if draining {
+                if now >= drainDeadline { closeAll(reason: .draining) }
+                // The wake read may still be armed; tearing the ring down cancels it.
+                if slab.active == 0 && acceptsInFlight == 0 { break }
+            }
+            log.flush()
+        }
+        log.flush()
+    }
+
+    /// Routes one completion by the operation packed in its user_data.
+    @inline(__always)
+    mutating func handle(_ completion: Completion) {
+        guard let operation = UserData.operation(completion.userData) else {
+            fatalError("completion with unknown user_data \(completion.userData)")
+        }
+        let index = UserData.slot(completion.userData)
+        switch operation {
+        case .accept:
+            handleAccept(listener: Int(index), completion)
+            return
+        case .wake:
+            handleWake(completion)
+            return
+        case .cancel where index < 0:
+            return
+        default:
+            break
+        }
+        let connection = slab[index]
+        guard connection.pointee.state != .free,
+              connection.pointee.generation == UserData.generation(completion.userData)
+        else {
+            // A slot is freed only after its last completion, so this should not happen; if it
+            // does, the completion belongs to an earlier occupant and must not touch this one.
+            if let buffer = completion.bufferID { recycle(buffer) }
+            staleCompletions += 1
+            return
+        }
+        connection.pointee.inflight -= 1
+        if connection.pointee.state == .closing {
+            if let buffer = completion.bufferID { recycle(buffer) }
+            if connection.pointee.inflight == 0 { finishClosing(index) }
+            return
+        }
+        switch operation {
+        case .scratchReceive: handleScratchReceive(index, completion)
+        case .connect: handleConnect(index, completion)
+        case .connectTimeout: handleConnectTimeout(index, completion)
+        case .receiveClient: handleReceive(index, .inbound, completion)
+        case .receiveUpstream: handleReceive(index, .outbound, completion)
+        case .sendUpstream: handleSend(index, .inbound, completion)
+        case .sendClient:
+            if connection.pointee.state == .serving {
+                handleResponseSent(index, completion)
+            } else {
+                handleSend(index, .outbound, completion)
+            }
+        case .spliceFillInbound: handleSpliceFill(index, .inbound, completion)
+        case .spliceFillOutbound: handleSpliceFill(index, .outbound, completion)
+        case .spliceDrainInbound: handleSpliceDrain(index, .inbound, completion)
+        case .spliceDrainOutbound: handleSpliceDrain(index, .outbound, completion)
+        case .pollFillInbound: handleSplicePoll(index, .inbound, fill: true, completion)
+        case .pollFillOutbound: handleSplicePoll(index, .outbound, fill: true, completion)
+        case .pollDrainInbound: handleSplicePoll(index, .inbound, fill: false, completion)
+        case .pollDrainOutbound: handleSplicePoll(index, .outbound, fill: false, completion)
+        case .cancel, .accept, .wake: break
+        }
+    }
+
+    // MARK: - Small shared helpers
+
+    @inline(__always)
+    func userData(_ operation: Operation, _ index: Int32) -> UInt64 {
+        UserData.pack(operation, slot: index, generation: slab[index].pointee.generation)
+    }
+
+    @inline(__always)
+    mutating func recycle(_ buffer: UInt16) {
+        buffers.recycle(buffer)
+        buffersRecycled += 1
+    }
+
+    func service(of index: Int32) -> ServiceRuntime {
+        services[Int(slab[index].pointee.service)]
+    }
+
+    mutating func armWake() {
+        ring.prepareRead(
+            fileDescriptor: control.wakeDescriptor, into: wakeBuffer, length: 8,
+            userData: UserData.pack(.wake, slot: 0, generation: 0))
+    }
+
+    /// The engine wrote to the eventfd: a drain or stop was requested.
+    mutating func handleWake(_ completion: Completion) {
+        switch control.currentCommand {
+        case .run: break
+        case .drain: beginDrain(deadline: now + drainTimeoutMilliseconds)
+        case .stop: beginDrain(deadline: now)
+        }
+        armWake()
+    }
+}
+
+/// CLOCK_MONOTONIC_COARSE in milliseconds: a vDSO read, precise to a few ms, plenty for timers.
+@inline(__always)
+func monotonicMilliseconds() -> UInt64 {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &time)
+    return UInt64(time.tv_sec) * 1000 + UInt64(time.tv_nsec / 1_000_000)
+}
+
+/// CLOCK_MONOTONIC in nanoseconds, for connection durations.
+@inline(__always)
+func monotonicNanoseconds() -> UInt64 {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+}

@@ -1,0 +1,55 @@
+import ProxyProtocol
+
+/// Where Prometheus metrics are served: GOST's `-metrics [HOST]:PORT[?path=/metrics]`, YAML
+/// `metrics.addr` (and `metrics.path`). The engine answers at `/metrics` only, so another path is
+/// refused rather than ignored.
+public struct MetricsEndpoint: Hashable, Sendable {
+    public var listen: ListenAddress
+
+    public static let path = "/metrics"
+
+    public init(listen: ListenAddress) {
+        self.listen = listen
+    }
+
+    /// Parses a `-metrics` argument. User names, other keys and host names are refused.
+    public init(parsing text: String) throws(ConfigurationError) {
+        do throws(ConfigurationProblem) {
+            self = try MetricsEndpoint.parse(text.trimmingWhitespace)
+        } catch {
+            throw ConfigurationError(error, origin: .setting("-metrics \"\(text)\""))
+        }
+    }
+
+    /// The engine's view: a `.metrics` service named `metrics`.
+    public var service: ServiceConfig {
+        ServiceConfig(name: "metrics", kind: .metrics, listen: listen)
+    }
+
+    private static func parse(_ text: String) throws(ConfigurationProblem) -> MetricsEndpoint {
+        let url = try GOSTURL(text)
+        if let scheme = url.scheme {
+            throw .unsupportedScheme(scheme, meaning: nil, supported: ["[HOST]:PORT[?path=/metrics]"])
+        }
+        if url.hasUserInfo { throw .userInfoNotSupported }
+        if let path = url.path, !path.isEmpty { throw .conflict("give the path as ?path=/\(path)") }
+        let address = try HostAndPorts(url.host, allowRange: false)
+        let host: IPAddress?
+        switch address.host {
+        case .empty: host = nil
+        case .ip(.v6(let v6)) where v6.isUnspecified: host = nil
+        case .ip(let ip): host = ip
+        case .name(let name): throw .badHost(name, expected: "an IP address, or nothing for every address")
+        }
+        var seen = false
+        for item in try url.query.map(QueryItem.parse) ?? [] {
+            guard item.key == "path" else { throw .unknownKey(item.key, known: ["path"], hint: nil) }
+            guard !seen else { throw .duplicateKey(item.key) }
+            seen = true
+            guard item.value == path else {
+                throw .badValue(key: "path", value: item.value, expected: "\(path), the one path Ringway serves")
+            }
+        }
+        return MetricsEndpoint(listen: ListenAddress(host: host, port: UInt16(address.ports.lowerBound)))
+    }
+}

@@ -1,0 +1,153 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Everything one Ringway process runs: its services and the process-wide settings. A plain value;
+/// the command line (`-L`, `-F`, `--workers`, `-D`, `-metrics`) or a YAML file fills it, then
+/// `validate()` and `resolveTargets()` make it ready for the engine.
+///
+/// GOST YAML keys that map here: `services` (see `ServiceConfig`), `log.level`, `metrics.addr`,
+/// `metrics.path`. `workers` and `drainTimeout` have no GOST counterpart.
+public struct RingwayConfiguration: Hashable, Sendable {
+    public var services: [ServiceConfig]
+    /// Worker threads, one io_uring each; nil means one per online CPU.
+    public var workers: Int?
+    public var logLevel: LogLevel
+    /// Where Prometheus metrics are served; nil means nowhere.
+    public var metrics: MetricsEndpoint?
+    /// After SIGTERM/SIGINT, how long open connections may run before they are closed; `.zero`
+    /// closes them at once.
+    public var drainTimeout: Duration
+
+    public static let defaultDrainTimeout = Duration.seconds(30)
+    public static let workersRange = 1...1024
+
+    public init(
+        services: [ServiceConfig],
+        workers: Int? = nil,
+        logLevel: LogLevel = .info,
+        metrics: MetricsEndpoint? = nil,
+        drainTimeout: Duration = defaultDrainTimeout
+    ) {
+        self.services = services
+        self.workers = workers
+        self.logLevel = logLevel
+        self.metrics = metrics
+        self.drainTimeout = drainTimeout
+    }
+
+    /// GOST's command line: `-L` arguments in order (services are numbered across all of them) and
+    /// at most one `-F forward://` node, then `validate()`.
+    public init(
+        serviceURLs: [String],
+        nodeURLs: [String] = [],
+        workers: Int? = nil,
+        logLevel: LogLevel = .info,
+        metrics: MetricsEndpoint? = nil,
+        drainTimeout: Duration = defaultDrainTimeout
+    ) throws(ConfigurationError) {
+        if nodeURLs.count > 1 {
+            throw ConfigurationError(.tooManyNodes(nodeURLs.count), origin: .nodeURL(nodeURLs[1]))
+        }
+        var node: ForwardNode?
+        if let text = nodeURLs.first { node = try ForwardNode(parsing: text) }
+        var services: [ServiceConfig] = []
+        for text in serviceURLs {
+            services += try ServiceURL.parse(text, node: node, firstIndex: services.count)
+        }
+        self.init(
+            services: services,
+            workers: workers,
+            logLevel: logLevel,
+            metrics: metrics,
+            drainTimeout: drainTimeout
+        )
+        try validate()
+    }
+
+    /// What the engine runs: the services, then the metrics endpoint as a `.metrics` service.
+    public var engineServices: [ServiceConfig] {
+        services + (metrics.map { [$0.service] } ?? [])
+    }
+
+    /// `workers`, or one per online CPU (at least one).
+    public var workerCount: Int {
+        if let workers { return workers }
+        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+
+    /// Checks what no single service can: that there is something to run, that no two sockets
+    /// would share a port (with SO_REUSEPORT they would silently split the traffic), and the
+    /// process-wide numbers.
+    public func validate() throws(ConfigurationError) {
+        guard !services.isEmpty else {
+            throw ConfigurationError(.conflict("no service given; use -L tcp://:PORT/HOST:PORT"))
+        }
+        if let workers, !Self.workersRange.contains(workers) {
+            throw ConfigurationError(
+                .badValue(key: "workers", value: String(workers), expected: "an integer from 1 to 1024"),
+                origin: .setting("--workers")
+            )
+        }
+        if drainTimeout < .zero {
+            throw ConfigurationError(
+                .badValue(key: "drainTimeout", value: drainTimeout.goDescription, expected: "a duration of 0s or more")
+            )
+        }
+        var names: Set<String> = []
+        if let metrics { names.insert(metrics.service.name) }
+        for service in services {
+            guard names.insert(service.name).inserted else {
+                throw ConfigurationError(.conflict("two services are named \(service.name); names must be unique"))
+            }
+            if service.kind == .forward && service.targets.isEmpty {
+                throw ConfigurationError(
+                    .missingTarget(use: "at least one forwarder node"),
+                    origin: .setting(service.name)
+                )
+            }
+            if service.kind != .forward && !service.targets.isEmpty {
+                let problem = ConfigurationProblem.unexpectedTargets(kind: service.kind.rawValue)
+                throw ConfigurationError(problem, origin: .setting(service.name))
+            }
+        }
+        var sockets: [(owner: String, address: ListenAddress)] = services.map { ($0.name, $0.listen) }
+        if let metrics { sockets.append(("metrics", metrics.listen)) }
+        for (index, socket) in sockets.enumerated() {
+            for other in sockets[..<index] where other.address.overlaps(socket.address) {
+                let pair = "\(other.owner) (\(other.address)) and \(socket.owner) (\(socket.address))"
+                throw ConfigurationError(.conflict("\(pair) listen on the same port"))
+            }
+        }
+    }
+}
+
+extension ListenAddress {
+    /// Whether binding both would fight over connections: same port, and the same host or a
+    /// wildcard covering the other's host.
+    func overlaps(_ other: ListenAddress) -> Bool {
+        guard port == other.port else { return false }
+        guard let host, let otherHost = other.host else { return true }
+        if host == otherHost { return true }
+        switch (host, otherHost) {
+        case (.v4(let a), .v4(let b)): return a.isUnspecified || b.isUnspecified
+        case (.v6(let a), .v6(let b)): return a.isUnspecified || b.isUnspecified
+        default: return false
+        }
+    }
+}
+
+extension LogLevel {
+    /// One of `trace|debug|info|warn|error|fatal`, any case, or an error that lists them.
+    public init(parsing text: String) throws(ConfigurationError) {
+        guard let level = LogLevel(name: text) else {
+            throw ConfigurationError(
+                .badValue(key: "level", value: text, expected: "trace, debug, info, warn, error or fatal"),
+                origin: .setting("log level")
+            )
+        }
+        self = level
+    }
+}

@@ -1,0 +1,163 @@
+import ProxyProtocol
+
+/// What one `-L` URL (or one YAML `services` entry) asks for, validated. The engine consumes this
+/// and knows nothing of the text it came from.
+///
+/// GOST YAML (`services[i]`) for each field: `name`; `handler.type` `tcp`/`forward` with
+/// `listener.type` `tcp` is `kind` `.forward`; `addr` is `listen`; `forwarder.nodes[*].addr` (older:
+/// `forwarder.targets`) are `targets`; `metadata.proxyProtocol` and Ringway's `metadata.proxyProtocol*`
+/// keys are `receiveProxy`; `handler.metadata.proxyProtocol` and `handler.metadata.proxyProtocolTLV.*`
+/// are `sendProxy`; `metadata.dialTimeout` is `connectTimeout`; `handler.metadata.idleTimeout` is
+/// `idleTimeout`; `metadata.maxConnections` and `handler.metadata.splice` are Ringway's own.
+public struct ServiceConfig: Hashable, Sendable {
+    public enum Kind: String, Hashable, Sendable {
+        /// `tcp://`: forward every connection to one of `targets`.
+        case forward = "tcp"
+        /// `whoami://`: answer HTTP with the client address the service sees.
+        case whoami = "whoami"
+        /// Prometheus text of the engine's counters over HTTP (`--metrics ADDR`; not a -L scheme).
+        case metrics = "metrics"
+    }
+
+    /// GOST names services `service-0`, `service-1`, ... in command-line order.
+    public var name: String
+    public var kind: Kind
+    public var listen: ListenAddress
+    /// Upstream nodes, tried in order (round-robin start per connection) until one connects.
+    public var targets: [TargetAddress]
+    /// PROXY headers accepted from clients; nil when `proxyProtocol` is off.
+    public var receiveProxy: ProxyReceiveConfig?
+    /// PROXY header written to every upstream; nil when `handler.proxyProtocol` is off.
+    public var sendProxy: ProxySendConfig?
+    /// How long one upstream connect may take before the next node is tried (`dialTimeout`). The
+    /// default is GOST's router default, 15 s.
+    public var connectTimeout: Duration
+    /// A connection with no bytes moving either way for this long is closed (`idleTimeout`);
+    /// `.zero` means never (GOST's TCP forwarder has no idle timeout).
+    public var idleTimeout: Duration
+    /// Open connections per worker beyond which accepting pauses; nil = only the file limit.
+    public var maxConnections: Int?
+    /// socket -> pipe -> socket instead of copying through user-space buffers.
+    public var splice: Bool
+
+    public init(
+        name: String,
+        kind: Kind,
+        listen: ListenAddress,
+        targets: [TargetAddress] = [],
+        receiveProxy: ProxyReceiveConfig? = nil,
+        sendProxy: ProxySendConfig? = nil,
+        connectTimeout: Duration = .seconds(15),
+        idleTimeout: Duration = .seconds(300),
+        maxConnections: Int? = nil,
+        splice: Bool = false
+    ) {
+        self.name = name
+        self.kind = kind
+        self.listen = listen
+        self.targets = targets
+        self.receiveProxy = receiveProxy
+        self.sendProxy = sendProxy
+        self.connectTimeout = connectTimeout
+        self.idleTimeout = idleTimeout
+        self.maxConnections = maxConnections
+        self.splice = splice
+    }
+}
+
+/// Where a service listens. A nil host means every address (a dual-stack `[::]` socket, or
+/// `0.0.0.0` where IPv6 is off); GOST's `:8080` and `[::]:8080` both mean that, while
+/// `0.0.0.0:8080` is IPv4 only (GOST listens with `tcp4`) and is kept as written.
+public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
+    public var host: IPAddress?
+    public var port: UInt16
+
+    public init(host: IPAddress?, port: UInt16) {
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String {
+        guard let host else { return ":\(port)" }
+        return IPEndpoint(address: host, port: port).description
+    }
+}
+
+/// An upstream as written (`example.com:80`, `:8080`, `[::1]:9000`) and the addresses it
+/// resolved to at start-up. An empty host means the local machine, as in GOST.
+public struct TargetAddress: Hashable, Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: UInt16
+    /// Filled by name resolution before the engine starts; tried in order.
+    public var resolved: [IPEndpoint]
+
+    public init(host: String, port: UInt16, resolved: [IPEndpoint] = []) {
+        self.host = host
+        self.port = port
+        self.resolved = resolved
+    }
+
+    public var description: String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}
+
+/// How a service treats PROXY headers from its clients (`proxyProtocol=1`).
+public struct ProxyReceiveConfig: Hashable, Sendable {
+    public enum Policy: String, Hashable, Sendable {
+        /// GOST's behaviour: a header is used when present, a plain client proceeds as it is.
+        case optional
+        /// The spec's strict mode: no header, or a bad one, closes the connection.
+        case require
+    }
+
+    public var policy: Policy
+    /// Sources allowed to send a header; empty means anyone (GOST's default, warned at start-up).
+    public var trustedProxies: [CIDR]
+    /// How long a connection may take to deliver a complete header. The default is GOST's fixed
+    /// 10 s (`ReadHeaderTimeout` of its PROXY listener).
+    public var timeout: Duration
+    /// Upper bound on a v2 header (16 + length) a peer can make us buffer
+    /// (`proxyProtocolMaxHeader`, 232...65551).
+    public var maximumHeaderLength: Int
+
+    public init(
+        policy: Policy = .optional,
+        trustedProxies: [CIDR] = [],
+        timeout: Duration = .seconds(10),
+        maximumHeaderLength: Int = 4096
+    ) {
+        self.policy = policy
+        self.trustedProxies = trustedProxies
+        self.timeout = timeout
+        self.maximumHeaderLength = maximumHeaderLength
+    }
+
+    /// Whether `source` may send a header.
+    public func trusts(_ source: IPAddress) -> Bool {
+        trustedProxies.isEmpty || trustedProxies.contains { $0.contains(source) }
+    }
+}
+
+/// The PROXY header a service writes to each upstream (`handler.proxyProtocol=1|2`).
+public struct ProxySendConfig: Hashable, Sendable {
+    public enum Version: Int, Hashable, Sendable {
+        case v1 = 1
+        case v2 = 2
+    }
+
+    public var version: Version
+    /// v2 only: a PP2_TYPE_UNIQUE_ID TLV with a per-connection id (also logged).
+    public var uniqueID: Bool
+    /// v2 only: a PP2_TYPE_CRC32C TLV over the whole header.
+    public var crc32c: Bool
+    /// v2 only: TLVs received from the client's PROXY header are forwarded.
+    public var passthroughTLVs: Bool
+
+    public init(version: Version, uniqueID: Bool = false, crc32c: Bool = false, passthroughTLVs: Bool = false) {
+        self.version = version
+        self.uniqueID = uniqueID
+        self.crc32c = crc32c
+        self.passthroughTLVs = passthroughTLVs
+    }
+}

@@ -1,0 +1,218 @@
+import ProxyProtocol
+
+/// The keys of one service as written, checked one by one, then checked together and turned into
+/// `ServiceConfig`s. The `-L` query feeds it; a YAML loader can feed each `metadata:` map through
+/// `apply(scope:name:value:)` with the map's scope.
+struct ServiceSettings {
+    let kind: ServiceConfig.Kind
+    private var written: [ServiceKey: String] = [:]
+
+    private var receiveProxy: Bool?
+    private var receivePolicy: ProxyReceiveConfig.Policy?
+    private var trustedProxies: [CIDR]?
+    private var receiveTimeout: Duration?
+    private var receiveMaximumHeader: Int?
+    private var sendVersion: ProxySendConfig.Version?
+    private var uniqueIDTLV = false
+    private var crc32cTLV = false
+    private var passthroughTLVs = false
+    private var dialTimeout: Duration?
+    private var idleTimeout: Duration?
+    private var maxConnections: Int?
+    private var splice: Bool?
+
+    /// A v2 header is 16 bytes plus a length; 232 holds the largest address block (two AF_UNIX paths).
+    static let maximumHeaderRange = 232...(16 + 65535)
+    static let maxConnectionsRange = 1...Int(Int32.max)
+    /// GOST's router uses 15 s when its dial timeout is 0 or unset.
+    static let defaultDialTimeout = Duration.seconds(15)
+
+    init(kind: ServiceConfig.Kind) {
+        self.kind = kind
+    }
+
+    /// One `-L` query key, scope prefix and all (`handler.proxyProtocol=2`).
+    mutating func apply(key: String, value: String) throws(ConfigurationProblem) {
+        try apply(ServiceKey.resolve(key), written: key, value: value)
+    }
+
+    /// One key from a metadata map of `scope` (YAML), or bare when `scope` is nil.
+    mutating func apply(scope: MetadataScope?, name: String, value: String) throws(ConfigurationProblem) {
+        let written = scope.map { "\($0.rawValue).\(name)" } ?? name
+        try apply(key: written, value: value)
+    }
+
+    private mutating func apply(
+        _ serviceKey: ServiceKey,
+        written key: String,
+        value: String
+    ) throws(ConfigurationProblem) {
+        guard written[serviceKey] == nil else { throw .duplicateKey(key) }
+        if kind == .whoami && !serviceKey.appliesToWhoami { throw .keyNotForKind(key, kind: kind.rawValue) }
+        written[serviceKey] = key
+        switch serviceKey {
+        case .receiveProxy:
+            receiveProxy = try Self.version(value, key: key) != nil
+        case .receivePolicy:
+            guard let policy = ProxyReceiveConfig.Policy(rawValue: value.lowercased()) else {
+                throw .badValue(key: key, value: value, expected: "optional or require")
+            }
+            receivePolicy = policy
+        case .trustedProxies:
+            do throws(CIDRSyntaxError) {
+                trustedProxies = try CIDR.parseList(value)
+            } catch {
+                throw .badCIDR(key: key, error)
+            }
+        case .receiveTimeout:
+            let timeout = try Self.duration(value, key: key)
+            guard timeout > .zero else {
+                throw .badValue(key: key, value: value, expected: "a duration above 0s, e.g. 5s")
+            }
+            receiveTimeout = timeout
+        case .receiveMaximumHeader:
+            receiveMaximumHeader = try Self.integer(value, key: key, in: Self.maximumHeaderRange, unit: " bytes")
+        case .sendProxy:
+            sendVersion = try Self.version(value, key: key)
+        case .uniqueIDTLV:
+            uniqueIDTLV = try Self.boolean(value, key: key)
+        case .crc32cTLV:
+            crc32cTLV = try Self.boolean(value, key: key)
+        case .passthroughTLVs:
+            passthroughTLVs = try Self.boolean(value, key: key)
+        case .dialTimeout:
+            let timeout = try Self.duration(value, key: key)
+            guard timeout >= .zero else {
+                throw .badValue(key: key, value: value, expected: "a duration of 0s or more")
+            }
+            dialTimeout = timeout == .zero ? Self.defaultDialTimeout : timeout
+        case .idleTimeout:
+            let timeout = try Self.duration(value, key: key)
+            guard timeout >= .zero else {
+                throw .badValue(key: key, value: value, expected: "a duration of 0s or more (0 = never)")
+            }
+            idleTimeout = timeout
+        case .maxConnections:
+            maxConnections = try Self.integer(value, key: key, in: Self.maxConnectionsRange, unit: "")
+        case .splice:
+            splice = try Self.boolean(value, key: key)
+        case .strategy:
+            guard ["round", "rr"].contains(value.lowercased()) else {
+                throw .badValue(
+                    key: key,
+                    value: value,
+                    expected: "round or rr (Ringway starts at the next target each time)"
+                )
+            }
+        }
+    }
+
+    /// The service these settings describe, after the checks that need several keys. `node` is the
+    /// `-F` hop, which may also ask for a PROXY header.
+    func makeService(
+        name: String,
+        listen: ListenAddress,
+        targets: [TargetAddress],
+        node: ForwardNode?
+    ) throws(ConfigurationProblem) -> ServiceConfig {
+        var service = ServiceConfig(name: name, kind: kind, listen: listen, targets: targets)
+        service.receiveProxy = try makeReceiveConfig()
+        service.sendProxy = try makeSendConfig(node: node)
+        if let dialTimeout { service.connectTimeout = dialTimeout }
+        if let idleTimeout { service.idleTimeout = idleTimeout }
+        service.maxConnections = maxConnections
+        if let splice { service.splice = splice }
+        return service
+    }
+
+    private func makeReceiveConfig() throws(ConfigurationProblem) -> ProxyReceiveConfig? {
+        guard receiveProxy == true else {
+            let dependents: [ServiceKey] = [.receivePolicy, .trustedProxies, .receiveTimeout, .receiveMaximumHeader]
+            if let key = dependents.first(where: { written[$0] != nil }), let spelled = written[key] {
+                throw .requires(key: spelled, other: "proxyProtocol=1 (receiving PROXY headers)")
+            }
+            return nil
+        }
+        var config = ProxyReceiveConfig()
+        if let receivePolicy { config.policy = receivePolicy }
+        if let trustedProxies { config.trustedProxies = trustedProxies }
+        if let receiveTimeout { config.timeout = receiveTimeout }
+        if let receiveMaximumHeader { config.maximumHeaderLength = receiveMaximumHeader }
+        return config
+    }
+
+    private func makeSendConfig(node: ForwardNode?) throws(ConfigurationProblem) -> ProxySendConfig? {
+        if sendVersion != nil, node?.sendProxy != nil {
+            throw .conflict(
+                "handler.proxyProtocol and the -F node's proxyProtocol would both send a PROXY header; set one of them"
+            )
+        }
+        let tlvKeys: [ServiceKey] = [.uniqueIDTLV, .crc32cTLV, .passthroughTLVs]
+        let firstTLV = tlvKeys.first { written[$0] != nil }.flatMap { written[$0] }
+        guard let version = sendVersion ?? node?.sendProxy else {
+            if let firstTLV {
+                throw .requires(key: firstTLV, other: "handler.proxyProtocol=2 (sending PROXY v2 headers)")
+            }
+            return nil
+        }
+        if version == .v1, let firstTLV {
+            throw .requires(
+                key: firstTLV,
+                other: "PROXY protocol v2 (handler.proxyProtocol=2); v1 headers carry no TLVs"
+            )
+        }
+        return ProxySendConfig(
+            version: version,
+            uniqueID: uniqueIDTLV,
+            crc32c: crc32cTLV,
+            passthroughTLVs: passthroughTLVs
+        )
+    }
+
+    // MARK: Values, read as GOST's metadata helpers read them, but refusing what they would ignore.
+
+    /// `0` off, `1` or `2` the version. (Receiving accepts both versions whichever is given.)
+    static func version(_ value: String, key: String) throws(ConfigurationProblem) -> ProxySendConfig.Version? {
+        switch value {
+        case "0": return nil
+        case "1": return .v1
+        case "2": return .v2
+        default: throw .badValue(key: key, value: value, expected: "1 or 2 (0 = off)")
+        }
+    }
+
+    /// Go's `strconv.ParseBool` spellings, plus `on`/`off`, any case.
+    static func boolean(_ value: String, key: String) throws(ConfigurationProblem) -> Bool {
+        switch value.lowercased() {
+        case "1", "t", "true", "on", "yes": return true
+        case "0", "f", "false", "off", "no": return false
+        default: throw .badValue(key: key, value: value, expected: "true or false (also 1/0, on/off)")
+        }
+    }
+
+    /// Go duration syntax, or a bare integer meaning seconds (GOST's `GetDuration` reads `30` as 30 s).
+    static func duration(_ value: String, key: String) throws(ConfigurationProblem) -> Duration {
+        if !value.isEmpty, value.count <= 12, value.allSatisfy({ ("0"..."9").contains($0) }), let seconds = Int64(value)
+        {
+            return .seconds(seconds)
+        }
+        do throws(DurationSyntaxError) {
+            return try Duration(goSyntax: value)
+        } catch {
+            throw .badDuration(key: key, error)
+        }
+    }
+
+    static func integer(
+        _ value: String,
+        key: String,
+        in range: ClosedRange<Int>,
+        unit: String
+    ) throws(ConfigurationProblem) -> Int {
+        let expected = "an integer from \(range.lowerBound) to \(range.upperBound)\(unit)"
+        guard !value.isEmpty, value.count <= 12, value.allSatisfy({ ("0"..."9").contains($0) }),
+            let number = Int(value), range.contains(number)
+        else { throw .badValue(key: key, value: value, expected: expected) }
+        return number
+    }
+}

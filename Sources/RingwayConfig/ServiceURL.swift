@@ -1,0 +1,146 @@
+import ProxyProtocol
+
+/// GOST's `-L` grammar for the services Ringway serves:
+///
+///     tcp://[BIND_HOST]:PORT/TARGET_HOST:TARGET_PORT[,TARGET...][?key=value&...]
+///     whoami://[BIND_HOST]:PORT[?key=value&...]
+///
+/// An empty bind host (or `[::]`) listens on every address; `0.0.0.0` on every IPv4 address only
+/// (GOST listens with `tcp4` then). IPv6 literals go in brackets. A port may be a range `LOW-HIGH`:
+/// in the bind address it makes one service per port (named in order), in a target one target
+/// per port; a range of N bind ports with N targets maps port i to target i, as GOST does. An empty
+/// target host means the local machine. `tcp+tcp://`, `forward://` and `forward+tcp://` mean the
+/// same as `tcp://`.
+public enum ServiceURL {
+    public static let supportedSchemes = ["tcp://", "forward+tcp://", "whoami://"]
+
+    /// The services one `-L` argument defines, named `service-<firstIndex>`, `service-<firstIndex+1>`,
+    /// ... (GOST numbers services across all `-L` arguments). `node` is the `-F` hop, if any: its
+    /// addresses replace the targets of `tcp://` services.
+    public static func parse(
+        _ text: String,
+        node: ForwardNode? = nil,
+        firstIndex: Int = 0
+    ) throws(ConfigurationError) -> [ServiceConfig] {
+        do throws(ConfigurationProblem) {
+            return try parse(trimmed: text.trimmingWhitespace, node: node, firstIndex: firstIndex)
+        } catch {
+            throw ConfigurationError(error, origin: .serviceURL(text))
+        }
+    }
+
+    private static func parse(
+        trimmed text: String,
+        node: ForwardNode?,
+        firstIndex: Int
+    ) throws(ConfigurationProblem) -> [ServiceConfig] {
+        let url = try GOSTURL(text)
+        let kind = try kind(of: url.scheme)
+        if url.hasUserInfo { throw .userInfoNotSupported }
+
+        let bind = try HostAndPorts(url.host, allowRange: true)
+        let host: IPAddress?
+        switch bind.host {
+        case .empty: host = nil
+        case .ip(.v6(let v6)) where v6.isUnspecified: host = nil  // Go listens dual-stack on [::], as on ""
+        case .ip(let address): host = address
+        case .name(let name): throw .badHost(name, expected: "an IP address, or nothing for every address")
+        }
+
+        var settings = ServiceSettings(kind: kind)
+        for item in try url.query.map(QueryItem.parse) ?? [] {
+            try settings.apply(key: item.key, value: item.value)
+        }
+
+        // GOST trims every leading and trailing '/' off the path before splitting targets.
+        let targetList = url.path.map { $0.trimmingCharacters(equalTo: "/") } ?? ""
+        if kind == .whoami && !targetList.isEmpty { throw .unexpectedTargets(kind: kind.rawValue) }
+        let written = try targets(in: targetList, placeholderAllowed: node != nil)
+
+        let listenPorts = Array(bind.ports)
+        var services: [ServiceConfig] = []
+        for (offset, port) in listenPorts.enumerated() {
+            let listen = ListenAddress(host: host, port: UInt16(port))
+            var serviceTargets: [TargetAddress] = []
+            if kind == .forward, let node {
+                serviceTargets = node.targets
+            } else if kind == .forward {
+                serviceTargets = try targets(for: offset, of: listenPorts.count, from: written)
+            }
+            services.append(
+                try settings.makeService(
+                    name: "service-\(firstIndex + offset)",
+                    listen: listen,
+                    targets: serviceTargets,
+                    node: node
+                )
+            )
+        }
+        return services
+    }
+
+    private static func kind(of scheme: String?) throws(ConfigurationProblem) -> ServiceConfig.Kind {
+        guard let scheme else {
+            throw .missingScheme(
+                meaning: "its auto proxy (HTTP and SOCKS5)",
+                use: "tcp://:PORT/HOST:PORT or whoami://:PORT"
+            )
+        }
+        switch scheme {
+        case "tcp", "tcp+tcp", "forward", "forward+tcp": return .forward
+        case "whoami", "whoami+tcp": return .whoami
+        default:
+            throw .unsupportedScheme(scheme, meaning: GOSTSchemes.serviceMeaning(scheme), supported: supportedSchemes)
+        }
+    }
+
+    /// The comma-separated targets with port ranges expanded. Port 0 is GOST's placeholder
+    /// (`tcp://:8080/:0`), meaningful only when a `-F` node receives the connections.
+    private static func targets(
+        in list: Substring,
+        placeholderAllowed: Bool
+    ) throws(ConfigurationProblem) -> [TargetAddress] {
+        guard !list.isEmpty else { return [] }
+        var targets: [TargetAddress] = []
+        for entry in list.split(separator: ",", omittingEmptySubsequences: false) {
+            guard !entry.isEmpty else { throw .emptyTarget }
+            let address = try HostAndPorts(entry, allowRange: true, allowZero: true)
+            if address.ports == 0...0 && !placeholderAllowed {
+                throw .conflict(
+                    "target port 0 is GOST's placeholder for a -F forward://HOST:PORT node; give a port 1-65535")
+            }
+            targets += address.expanded.map { TargetAddress(host: $0.host.written, port: $0.port) }
+        }
+        return targets
+    }
+
+    /// GOST's rule for a bind port range: one target serves every port, else port i gets target i.
+    private static func targets(
+        for offset: Int,
+        of portCount: Int,
+        from targets: [TargetAddress]
+    ) throws(ConfigurationProblem) -> [TargetAddress] {
+        if targets.isEmpty {
+            throw .missingTarget(use: "tcp://:PORT/HOST:PORT, or one -F forward://HOST:PORT for every service")
+        }
+        if portCount == 1 { return targets }
+        if targets.count == 1 { return targets }
+        guard targets.count == portCount else {
+            throw .conflict(
+                "a bind port range maps its i-th port to the i-th target: \(portCount) ports need 1 or "
+                    + "\(portCount) targets, not \(targets.count)"
+            )
+        }
+        return [targets[offset]]
+    }
+}
+
+extension Substring {
+    /// Without any leading or trailing `character` (Go's `strings.Trim` with one character).
+    func trimmingCharacters(equalTo character: Character) -> Substring {
+        guard let first = firstIndex(where: { $0 != character }),
+            let last = lastIndex(where: { $0 != character })
+        else { return self[endIndex...] }
+        return self[first...last]
+    }
+}

@@ -1,0 +1,129 @@
+import ProxyProtocol
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Name resolution at start-up, so the engine only ever connects to addresses. Names are looked up
+/// once with the system resolver (`/etc/hosts`, then DNS, per nsswitch); a name that does not
+/// resolve stops start-up with a clear error rather than failing every connection later.
+public enum TargetResolution {
+    /// What an empty target host (`tcp://:8080/:80`) connects to: GOST dials `":80"`, which Go
+    /// treats as the local system. Ringway tries IPv4 loopback first, where local servers listen
+    /// most often, then IPv6 loopback when this machine has it.
+    public static func localMachine() -> [IPAddress] {
+        hasIPv6Loopback() ? [.v4(.loopback), .v6(.loopback)] : [.v4(.loopback)]
+    }
+
+    /// The addresses `host` resolves to for a TCP connection, in the resolver's order, without
+    /// repeats. An IP literal is returned as it is; an empty host is `localMachine`.
+    public static func addresses(of host: String) throws(HostLookupError) -> [IPAddress] {
+        if host.isEmpty { return localMachine() }
+        if let literal = IPAddress(host) { return [literal] }
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_protocol = Int32(IPPROTO_TCP)
+        // No AI_ADDRCONFIG: it hides every address on a machine whose only interface is loopback.
+        hints.ai_flags = 0
+        var list: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, nil, &hints, &list)
+        defer { if let list { freeaddrinfo(list) } }
+        guard status == 0 else {
+            let reason = status == EAI_SYSTEM ? String(cString: strerror(errno)) : String(cString: gai_strerror(status))
+            throw HostLookupError(host: host, reason: reason)
+        }
+        var addresses: [IPAddress] = []
+        var entry = list
+        while let current = entry {
+            if let address = IPAddress(socketAddress: current.pointee.ai_addr), !addresses.contains(address) {
+                addresses.append(address)
+            }
+            entry = current.pointee.ai_next
+        }
+        return addresses
+    }
+
+    /// Whether `::1` can be bound, i.e. IPv6 is on for loopback.
+    static func hasIPv6Loopback() -> Bool {
+        let descriptor = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var address = sockaddr_in6()
+        address.sin6_family = sa_family_t(AF_INET6)
+        address.sin6_addr = in6addr_loopback
+        let status = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+            }
+        }
+        return status == 0
+    }
+}
+
+/// A host name the system resolver could not turn into addresses.
+public struct HostLookupError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var host: String
+    /// `gai_strerror`'s text, e.g. "Name or service not known".
+    public var reason: String
+
+    public var description: String { "\(host) does not resolve: \(reason)" }
+}
+
+extension IPAddress {
+    /// The address of an `AF_INET`/`AF_INET6` socket address; nil for other families.
+    init?(socketAddress: UnsafeMutablePointer<sockaddr>?) {
+        guard let socketAddress else { return nil }
+        switch Int32(socketAddress.pointee.sa_family) {
+        case AF_INET:
+            let v4 = UnsafeRawPointer(socketAddress).loadUnaligned(as: sockaddr_in.self)
+            self = .v4(IPv4Address(UInt32(bigEndian: v4.sin_addr.s_addr)))
+        case AF_INET6:
+            let v6 = UnsafeRawPointer(socketAddress).loadUnaligned(as: sockaddr_in6.self)
+            var bytes = v6.sin6_addr
+            let (high, low) = withUnsafeBytes(of: &bytes) { raw in
+                raw.withMemoryRebound(to: UInt8.self) { octets in
+                    (
+                        octets[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) },
+                        octets[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                    )
+                }
+            }
+            self = .v6(IPv6Address(high: high, low: low))
+        default:
+            return nil
+        }
+    }
+}
+
+extension ServiceConfig {
+    /// Fills `resolved` of every target; an unresolvable name is a configuration error.
+    public mutating func resolveTargets() throws(ConfigurationError) {
+        for index in targets.indices {
+            let target = targets[index]
+            let addresses: [IPAddress]
+            do throws(HostLookupError) {
+                addresses = try TargetResolution.addresses(of: target.host)
+            } catch {
+                throw ConfigurationError(
+                    .doesNotResolve(target: target.description, service: name, reason: error.reason)
+                )
+            }
+            guard !addresses.isEmpty else {
+                throw ConfigurationError(.noAddresses(target: target.description, service: name))
+            }
+            targets[index].resolved = addresses.map { IPEndpoint(address: $0, port: target.port) }
+        }
+    }
+}
+
+extension RingwayConfiguration {
+    /// Resolves every service's targets; see `ServiceConfig.resolveTargets()`.
+    public mutating func resolveTargets() throws(ConfigurationError) {
+        for index in services.indices {
+            try services[index].resolveTargets()
+        }
+    }
+}

@@ -1,0 +1,151 @@
+import CLiburing
+import Glibc
+
+/// Submission helpers: each takes a free slot, prepares one operation and tags it with
+/// `userData`, which comes back unchanged in the operation's completion(s).
+extension Ring {
+    @inlinable
+    public func prepareNop(userData: UInt64) {
+        let sqe = nextSubmission()
+        io_uring_prep_nop(sqe)
+        io_uring_sqe_set_data64(sqe, userData)
+    }
+
+    /// One request that keeps posting a completion per accepted connection while
+    /// `IORING_CQE_F_MORE` is set. Peer addresses are not collected: one address slot cannot serve
+    /// many completions. Accepted sockets stay blocking: io_uring polls them itself, and a
+    /// blocking socket never turns a punted request into a spurious -EAGAIN.
+    @inlinable
+    public func prepareMultishotAccept(listener: Int32, userData: UInt64) {
+        let sqe = nextSubmission()
+        io_uring_prep_multishot_accept(sqe, listener, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
+        io_uring_sqe_set_data64(sqe, userData)
+    }
+
+    /// A receive that picks its buffer from provided-buffer group `group` only when data arrives,
+    /// so a connection waiting for input holds no memory.
+    @inlinable
+    public func prepareReceive(socket: Int32, bufferGroup group: UInt16, userData: UInt64) {
+        let sqe = nextSubmission()
+        io_uring_prep_recv(sqe, socket, nil, 0, 0)
+        sqe.pointee.flags |= ringway_IOSQE_BUFFER_SELECT
+        sqe.pointee.buf_group = group
+        io_uring_sqe_set_data64(sqe, userData)
+    }
+
+    /// A receive into caller-owned memory that stays valid until the completion arrives.
+    @inlinable
+    public func prepareReceive(socket: Int32, into buffer: UnsafeMutableRawPointer, length: Int, userData: UInt64) {
+        let sqe = nextSubmission()
+        io_uring_prep_recv(sqe, socket, buffer, length, 0)
+        io_uring_sqe_set_data64(sqe, userData)
+    }
+
+    /// A send that never raises SIGPIPE. The memory must stay valid until the completion.
+    @inlinable
+    public func prepareSend(socket: Int32, from buffer: UnsafeRawPointer, length: Int, userData: UInt64) {
+        let sqe = nextSubmission()
+        io_uring_prep_send(sqe, socket, buffer, length, Int32(MSG_NOSIGNAL))
+        io_uring_sqe_set_data64(sqe, userData)
+    }
+
+    /// A connect bounded by a linked timeout: if `timeout` passes first, the connect completes
+    /// with -ECANCELED and the timeout with -ETIME; otherwise the timeout completes with
+    /// -ECANCELED (or -ENOENT). Both completions always arrive.
+    @inlinable
+    public func prepareConnect(
+        socket: Int32, address: UnsafePointer<sockaddr>, addressLength: socklen_t, userData: UInt64,
+        timeout: UnsafeMutablePointer<__kernel_timespec>, timeoutUserData: UInt64
+    ) {
+        let connect = nextSubmission()
+        io_uring_prep_connect(connect, socket, address, addressLength)
+        connect.pointee.flags |= ringway_IOSQE_IO_LINK
+        io_uring_sqe_set_data64(connect, userData)
+        let limit = nextSubmission()
+        io_uring_prep_link_timeout(limit, timeout, 0)
+        io_uring_sqe_set_data64(limit, timeoutUserData)
+    }
+
+    /// Cancels every in-flight request on `socket`; completes with the number canceled or -ENOENT.
+    @inlinable
+    public func prepareCancelAll(socket: Int32, userData: UInt64) {
+        let sqe = nextSubmission()
+        io_uring_prep_cancel_fd(sqe, socket, UInt32(IORING_ASYNC_CANCEL_ALL))
+        io_uring_sqe_set_data64(sqe, userData)
+    }
+
+    /// Cancels the request tagged `target`.
+    @inlinable
+    public func prepareCancel(target: UInt64, userData: UInt64) {
+        let sqe = nextSubmission()
+        io_uring_prep_cancel64(sqe, target, 0)
+        io_uring_sqe_set_data64(sqe, userData)
+    }
+
+    @inlinable
+    public func prepareRead(fileDescriptor: Int32, into buffer: UnsafeMutableRawPointer, length: Int, userData: UInt64) {
+        let sqe = nextSubmission()
+        io_uring_prep_read(sqe, fileDescriptor, buffer, UInt32(length), 0)
+        io_uring_sqe_set_data64(sqe, userData)
+    }
+
+    /// Moves up to `length` bytes between a socket and a pipe inside the kernel. Runs on io-wq
+    /// threads; `SPLICE_F_NONBLOCK` makes an empty source or full destination return -EAGAIN
+    /// instead of parking one of those threads.
+    @inlinable
+    public func prepareSplice(from source: Int32, to destination: Int32, length: Int, userData: UInt64) {
+        let sqe = nextSubmission()
+        io_uring_prep_splice(sqe, source, -1, destination, -1, UInt32(length), ringway_SPLICE_F_MOVE | ringway_SPLICE_F_NONBLOCK)
+        io_uring_sqe_set_data64(sqe, userData)
+    }
+
+    /// Completes once `events` (POLLIN, POLLOUT, ...) is ready on `fileDescriptor`.
+    @inlinable
+    public func preparePoll(fileDescriptor: Int32, events: UInt32, userData: UInt64) {
+        let sqe = nextSubmission()
+        io_uring_prep_poll_add(sqe, fileDescriptor, events)
+        io_uring_sqe_set_data64(sqe, userData)
+    }
+
+    @inlinable
+    public func prepareClose(fileDescriptor: Int32, userData: UInt64) {
+        let sqe = nextSubmission()
+        io_uring_prep_close(sqe, fileDescriptor)
+        io_uring_sqe_set_data64(sqe, userData)
+    }
+}
+
+/// What one completion queue entry says, copied out of the shared ring.
+public struct Completion: Sendable {
+    public let userData: UInt64
+    /// Bytes, a file descriptor, or a negated errno, depending on the operation.
+    public let result: Int32
+    public let flags: UInt32
+
+    @inlinable
+    public init(_ entry: UnsafePointer<io_uring_cqe>) {
+        self.userData = entry.pointee.user_data
+        self.result = entry.pointee.res
+        self.flags = entry.pointee.flags
+    }
+
+    @inlinable
+    public init(userData: UInt64, result: Int32, flags: UInt32) {
+        self.userData = userData
+        self.result = result
+        self.flags = flags
+    }
+
+    /// A multishot request stays armed only while this is set.
+    @inlinable
+    public var hasMore: Bool { flags & IORING_CQE_F_MORE != 0 }
+
+    /// The provided buffer the kernel filled, if any.
+    @inlinable
+    public var bufferID: UInt16? {
+        flags & IORING_CQE_F_BUFFER != 0 ? UInt16(truncatingIfNeeded: flags >> IORING_CQE_BUFFER_SHIFT) : nil
+    }
+
+    @inlinable
+    public var errno: Errno? { result < 0 ? Errno(rawValue: -result) : nil }
+}

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Relay
+import RingwayConfig
+
+/// `ringway`: GOST's TCP-forwarding command line on an io_uring engine.
+struct RingwayCommand: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "ringway",
+        abstract: "An io_uring TCP relay that reads and writes PROXY protocol headers.",
+        discussion: """
+            SERVICES (-L, repeatable)
+              tcp://[HOST]:PORT/TARGET:PORT[,TARGET:PORT...][?key=value&...]
+                  forward every connection to a target (tried in turn when one fails)
+              whoami://[HOST]:PORT[?key=value&...]
+                  answer HTTP with the client address seen (diagnostics for PROXY chains)
+              An empty HOST listens on every address; IPv6 literals go in brackets: [::1]:8080.
+
+            KEYS
+              proxyProtocol=1|2               accept PROXY v1/v2 headers from clients
+              proxyProtocolPolicy=optional|require
+              trustedProxies=CIDR,...         only these sources may send a header
+              proxyProtocolTimeout=DURATION   e.g. 500ms, 3s
+              handler.proxyProtocol=1|2       send a PROXY header to every upstream
+              proxyProtocolTLV.uniqueId=true  (v2) add a per-connection UNIQUE_ID TLV
+              proxyProtocolTLV.crc32c=true    (v2) add a CRC32C TLV
+              proxyProtocolTLV.passthrough=true  (v2) forward the TLVs received
+              See README.md for every key, its default, and the timeouts and limits.
+
+            EXAMPLES
+              ringway -L tcp://:8000/192.168.1.10:80
+              ringway -L "tcp://:8000/:8080?handler.proxyProtocol=2" -L "whoami://:8080?proxyProtocol=1"
+              ringway -L "tcp://:443/10.0.0.5:443?proxyProtocol=1&trustedProxies=10.0.0.0/8" --workers 4
+            """,
+        version: version
+    )
+
+    @Option(name: .customShort("L"), help: ArgumentHelp("A service URL (repeatable).", valueName: "url"))
+    var services: [String] = []
+
+    @Option(name: .customShort("F"), help: ArgumentHelp("A forward node URL applied to every -L service.", valueName: "url"))
+    var nodes: [String] = []
+
+    @Option(name: .long, help: "Worker threads, each with its own io_uring (default: online CPUs).")
+    var workers: Int?
+
+    @Option(name: .long, help: "trace, debug, info, warn, error or fatal.")
+    var logLevel: String = "info"
+
+    @Flag(name: .customShort("D"), help: "Debug logging (as --log-level debug).")
+    var debug = false
+
+    @Option(name: [.customLong("metrics"), .customLong("metrics", withSingleDash: true)],
+            help: ArgumentHelp("Serve Prometheus metrics on [HOST]:PORT.", valueName: "addr"))
+    var metrics: String?
+
+    @Option(name: .long, help: ArgumentHelp("After SIGTERM, how long open connections may finish.", valueName: "duration"))
+    var drainTimeout: String = "30s"
+
+    @Option(name: .long, help: "Provided receive buffers per worker (a power of two).")
+    var buffers: Int = 1024
+
+    @Option(name: .long, help: "Size of each receive buffer in bytes.")
+    var bufferSize: Int = 32 * 1024
+
+    @Option(name: .long, help: "Buffers one direction of a connection may hold before it stops reading.")
+    var buffersPerDirection: Int = 2
+
+    func validate() throws {
+        guard !services.isEmpty else {
+            throw ValidationError("no service given: use -L tcp://:PORT/HOST:PORT (see --help)")
+        }
+        guard buffers > 0, buffers <= 32768, buffers & (buffers - 1) == 0 else {
+            throw ValidationError("--buffers \(buffers): must be a power of two from 1 to 32768")
+        }
+        guard (1024...(4 << 20)).contains(bufferSize) else {
+            throw ValidationError("--buffer-size \(bufferSize): must be between 1024 and 4194304 bytes")
+        }
+        guard (1...6).contains(buffersPerDirection) else {
+            throw ValidationError("--buffers-per-direction \(buffersPerDirection): must be between 1 and 6")
+        }
+    }
+}

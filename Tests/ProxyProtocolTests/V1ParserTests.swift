@@ -1,0 +1,161 @@
+import ProxyProtocol
+import Testing
+
+private func tcp4(_ source: IPv4Address, _ destination: IPv4Address, _ sourcePort: UInt16, _ destinationPort: UInt16)
+    -> ExpectedDetection
+{
+    .header(
+        ProxyHeader(
+            version: .v1, command: .proxy, transport: .stream,
+            addresses: .ipv4(source: source, destination: destination, sourcePort: sourcePort, destinationPort: destinationPort)),
+        consumed: nil)
+}
+
+private func tcp6(_ source: String, _ destination: String, _ sourcePort: UInt16, _ destinationPort: UInt16)
+    -> ExpectedDetection
+{
+    .header(
+        ProxyHeader(
+            version: .v1, command: .proxy, transport: .stream,
+            addresses: .ipv6(
+                source: IPv6Address(source)!, destination: IPv6Address(destination)!, sourcePort: sourcePort,
+                destinationPort: destinationPort)),
+        consumed: nil)
+}
+
+private let unknown = ExpectedDetection.header(.local(version: .v1), consumed: nil)
+private let longestIPv6 = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
+
+@Suite("v1 parser")
+struct V1ParserTests {
+    static let validLines: [DetectionCase] = [
+        DetectionCase(
+            "spec example", "PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n",
+            tcp4(IPv4Address(192, 168, 0, 1), IPv4Address(192, 168, 0, 11), 56324, 443)),
+        DetectionCase(
+            "longest TCP4 line (56 bytes)", "PROXY TCP4 255.255.255.255 255.255.255.255 65535 65535\r\n",
+            tcp4(IPv4Address(0xFFFF_FFFF), IPv4Address(0xFFFF_FFFF), 65535, 65535)),
+        DetectionCase("zero address and ports", "PROXY TCP4 0.0.0.0 0.0.0.0 0 0\r\n", tcp4(.any, .any, 0, 0)),
+        DetectionCase("TCP6 loopback", "PROXY TCP6 ::1 ::1 1 2\r\n", tcp6("::1", "::1", 1, 2)),
+        DetectionCase(
+            "longest TCP6 line (104 bytes)", "PROXY TCP6 \(longestIPv6) \(longestIPv6) 65535 65535\r\n",
+            tcp6(longestIPv6, longestIPv6, 65535, 65535)),
+        DetectionCase(
+            "TCP6 upper case and full groups", "PROXY TCP6 2001:DB8::1 0000:0000:0000:0000:0000:0000:0000:0001 80 443\r\n",
+            tcp6("2001:db8::1", "::1", 80, 443)),
+        DetectionCase(
+            "TCP6 v4-mapped in hex", "PROXY TCP6 ::ffff:c000:201 ::ffff:c633:6407 1024 8443\r\n",
+            tcp6("::ffff:192.0.2.1", "::ffff:198.51.100.7", 1024, 8443)),
+        DetectionCase("UNKNOWN short form", "PROXY UNKNOWN\r\n", unknown),
+        DetectionCase(
+            "UNKNOWN worst case (107 bytes)", "PROXY UNKNOWN \(longestIPv6) \(longestIPv6) 65535 65535\r\n", unknown),
+        DetectionCase("UNKNOWN with arbitrary bytes", ascii("PROXY UNKNOWN ") + [0, 0xFF, 0x7F, 0x20, 0x09] + ascii("\r\n"), unknown),
+        DetectionCase("UNKNOWN with a bare space", "PROXY UNKNOWN \r\n", unknown),
+        DetectionCase(
+            "UNKNOWN padded to exactly 107 bytes", "PROXY UNKNOWN " + String(repeating: "x", count: 91) + "\r\n", unknown),
+        DetectionCase(
+            "followed by payload", "PROXY TCP4 10.0.0.1 10.0.0.2 1 2\r\nGET / HTTP/1.1\r\n",
+            .header(
+                ProxyHeader(
+                    version: .v1, command: .proxy, transport: .stream,
+                    addresses: .ipv4(
+                        source: IPv4Address(10, 0, 0, 1), destination: IPv4Address(10, 0, 0, 2), sourcePort: 1,
+                        destinationPort: 2)),
+                consumed: 34)),
+        DetectionCase(
+            "followed by a v2 header", ascii("PROXY UNKNOWN\r\n") + v2Signature, .header(.local(version: .v1), consumed: 15)),
+    ]
+
+    @Test("valid lines", arguments: validLines)
+    func valid(row: DetectionCase) {
+        checkDetection(row)
+    }
+
+    static let invalidLines: [DetectionCase] = [
+        // Line endings and length.
+        DetectionCase("lone LF at the end", "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n", .invalid(.v1BadLineEnding)),
+        DetectionCase("CR then another byte", "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\rX", .invalid(.v1BadLineEnding)),
+        DetectionCase("CR CR LF", "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\r\n", .invalid(.v1BadLineEnding)),
+        DetectionCase("LF inside a field", "PROXY TCP4 1.2.\n3.4", .invalid(.v1BadLineEnding)),
+        DetectionCase("LF right after PROXY", "PROXY\n", .invalid(.v1BadLineEnding)),
+        DetectionCase("UNKNOWN with a lone LF", "PROXY UNKNOWN abc\ndef\r\n", .invalid(.v1BadLineEnding)),
+        DetectionCase("UNKNOWN with a lone CR", "PROXY UNKNOWN abc\rdef\r\n", .invalid(.v1BadLineEnding)),
+        DetectionCase(
+            "UNKNOWN one byte over 107", "PROXY UNKNOWN " + String(repeating: "x", count: 92) + "\r\n",
+            .invalid(.v1LineTooLong)),
+        DetectionCase("no CRLF within 107 bytes", "PROXY UNKNOWN " + String(repeating: "y", count: 200), .invalid(.v1LineTooLong)),
+        // Structure.
+        DetectionCase("no space after PROXY", "PROXYTCP4 1.2.3.4 5.6.7.8 1 2\r\n", .invalid(.v1MissingSpace)),
+        DetectionCase("line ends after PROXY", "PROXY\r\n", .invalid(.v1MissingField)),
+        DetectionCase("double space before protocol", "PROXY  TCP4 1.2.3.4 5.6.7.8 1 2\r\n", .invalid(.v1EmptyField)),
+        DetectionCase("space then CRLF", "PROXY \r\n", .invalid(.v1EmptyField)),
+        DetectionCase("double space before source", "PROXY TCP4  1.2.3.4 5.6.7.8 1 2\r\n", .invalid(.v1EmptyField)),
+        DetectionCase("double space before port", "PROXY TCP4 1.2.3.4 5.6.7.8  1 2\r\n", .invalid(.v1EmptyField)),
+        DetectionCase("trailing space", "PROXY TCP4 1.2.3.4 5.6.7.8 1 \r\n", .invalid(.v1EmptyField)),
+        DetectionCase("TCP4 without fields", "PROXY TCP4\r\n", .invalid(.v1MissingField)),
+        DetectionCase("missing destination port", "PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n", .invalid(.v1MissingField)),
+        DetectionCase("missing ports", "PROXY TCP6 ::1 ::2\r\n", .invalid(.v1MissingField)),
+        DetectionCase("a fifth field", "PROXY TCP4 1.2.3.4 5.6.7.8 1 2 3\r\n", .invalid(.v1TooManyFields)),
+        DetectionCase("tab separator", "PROXY TCP4 1.2.3.4\t5.6.7.8 1 2\r\n", .invalid(.v1BadSourceAddress)),
+        // Protocol token.
+        DetectionCase("TCP5", "PROXY TCP5 1.2.3.4 5.6.7.8 1 2\r\n", .invalid(.v1BadProtocol)),
+        DetectionCase("lower case", "PROXY tcp4 1.2.3.4 5.6.7.8 1 2\r\n", .invalid(.v1BadProtocol)),
+        DetectionCase("UDP4", "PROXY UDP4 1.2.3.4 5.6.7.8 1 2\r\n", .invalid(.v1BadProtocol)),
+        DetectionCase("UNKNOWNX", "PROXY UNKNOWNX\r\n", .invalid(.v1BadProtocol)),
+        DetectionCase("TCP", "PROXY TCP 1.2.3.4 5.6.7.8 1 2\r\n", .invalid(.v1BadProtocol)),
+        DetectionCase("TCP44", "PROXY TCP44 1.2.3.4 5.6.7.8 1 2\r\n", .invalid(.v1BadProtocol)),
+        DetectionCase("UNKNOWN cut short", "PROXY UNKNOW\r\n", .invalid(.v1BadProtocol)),
+        // Addresses.
+        DetectionCase("three-part IPv4", "PROXY TCP4 1.2.3 5.6.7.8 1 2\r\n", .invalid(.v1BadSourceAddress)),
+        DetectionCase("leading zero octet", "PROXY TCP4 01.2.3.4 5.6.7.8 1 2\r\n", .invalid(.v1BadSourceAddress)),
+        DetectionCase("octet 256", "PROXY TCP4 1.2.3.4 5.6.7.256 1 2\r\n", .invalid(.v1BadDestinationAddress)),
+        DetectionCase("five-part IPv4", "PROXY TCP4 1.2.3.4.5 5.6.7.8 1 2\r\n", .invalid(.v1BadSourceAddress)),
+        DetectionCase("trailing dot", "PROXY TCP4 1.2.3.4 5.6.7. 1 2\r\n", .invalid(.v1BadDestinationAddress)),
+        DetectionCase("empty octet", "PROXY TCP4 1..3.4 5.6.7.8 1 2\r\n", .invalid(.v1BadSourceAddress)),
+        DetectionCase("IPv6 under TCP4", "PROXY TCP4 ::1 ::1 1 2\r\n", .invalid(.v1AddressFamilyMismatch)),
+        DetectionCase("IPv4 under TCP6", "PROXY TCP6 1.2.3.4 5.6.7.8 1 2\r\n", .invalid(.v1AddressFamilyMismatch)),
+        DetectionCase("IPv4 destination under TCP6", "PROXY TCP6 ::1 5.6.7.8 1 2\r\n", .invalid(.v1AddressFamilyMismatch)),
+        DetectionCase("mixed IPv6 form", "PROXY TCP6 ::ffff:1.2.3.4 ::1 1 2\r\n", .invalid(.v1BadSourceAddress)),
+        DetectionCase("bracketed IPv6", "PROXY TCP6 [::1] ::1 1 2\r\n", .invalid(.v1BadSourceAddress)),
+        DetectionCase("IPv6 zone id", "PROXY TCP6 fe80::1%eth0 ::1 1 2\r\n", .invalid(.v1BadSourceAddress)),
+        DetectionCase("nine IPv6 groups", "PROXY TCP6 ::1 1:2:3:4:5:6:7:8:9 1 2\r\n", .invalid(.v1BadDestinationAddress)),
+        DetectionCase("two gaps", "PROXY TCP6 ::1 1::2::3 1 2\r\n", .invalid(.v1BadDestinationAddress)),
+        DetectionCase("five-digit group", "PROXY TCP6 12345::1 ::1 1 2\r\n", .invalid(.v1BadSourceAddress)),
+        DetectionCase("seven IPv6 groups", "PROXY TCP6 1:2:3:4:5:6:7 ::1 1 2\r\n", .invalid(.v1BadSourceAddress)),
+        DetectionCase("non-ASCII in an address", ascii("PROXY TCP4 1.2.3.") + [0xC2, 0xB9] + ascii(" 5.6.7.8 1 2\r\n"),
+            .invalid(.v1BadSourceAddress)),
+        // Ports.
+        DetectionCase("source port 65536", "PROXY TCP4 1.2.3.4 5.6.7.8 65536 80\r\n", .invalid(.v1PortOutOfRange)),
+        DetectionCase("destination port 65536", "PROXY TCP4 1.2.3.4 5.6.7.8 80 65536\r\n", .invalid(.v1PortOutOfRange)),
+        DetectionCase("huge port", "PROXY TCP4 1.2.3.4 5.6.7.8 99999999999999999999 1\r\n", .invalid(.v1PortOutOfRange)),
+        DetectionCase("leading zero port", "PROXY TCP4 1.2.3.4 5.6.7.8 080 80\r\n", .invalid(.v1BadPort)),
+        DetectionCase("double zero port", "PROXY TCP4 1.2.3.4 5.6.7.8 00 80\r\n", .invalid(.v1BadPort)),
+        DetectionCase("plus sign", "PROXY TCP4 1.2.3.4 5.6.7.8 +80 80\r\n", .invalid(.v1BadPort)),
+        DetectionCase("negative port", "PROXY TCP4 1.2.3.4 5.6.7.8 80 -1\r\n", .invalid(.v1BadPort)),
+        DetectionCase("hex port", "PROXY TCP6 ::1 ::1 8a 80\r\n", .invalid(.v1BadPort)),
+    ]
+
+    @Test("invalid lines", arguments: invalidLines)
+    func invalid(row: DetectionCase) {
+        checkDetection(row)
+    }
+
+    @Test("errors name the field and value", arguments: [
+        ("PROXY TCP4 1.2.3.4 5.6.7.8 65536 80\r\n", ProxyProtocolError.v1PortOutOfRange(.sourcePort, value: 65536)),
+        ("PROXY TCP4 1.2.3.4 5.6.7.8 80 100000\r\n", .v1PortOutOfRange(.destinationPort, value: 100_000)),
+        ("PROXY TCP4 1.2.3 5.6.7.8 1 2\r\n", .v1BadAddress(.sourceAddress)),
+        ("PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n", .v1MissingField(.destinationPort)),
+        ("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\rX", .v1BadLineEnding(offset: 30)),
+        ("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n", .v1BadLineEnding(offset: 30)),
+        ("PROXY TCP6 1.2.3.4 ::1 1 2\r\n", .v1AddressFamilyMismatch(.sourceAddress)),
+    ])
+    func exactErrors(input: String, error: ProxyProtocolError) {
+        #expect(detector.detect(ascii(input)) == .invalid(error))
+    }
+
+    @Test("port out of range reads like the spec asks")
+    func portMessage() {
+        let error = ProxyProtocolError.v1PortOutOfRange(.sourcePort, value: 65536)
+        #expect(error.description == "PROXY v1 source port 65536 is out of range 0-65535")
+    }
+}

@@ -1,0 +1,208 @@
+import ProxyProtocol
+import RingwayConfig
+import Testing
+
+@Suite("-F nodes")
+struct ForwardNodeTests {
+    @Test(arguments: [
+        ("forward://10.0.0.1:9000", ForwardNode(targets: [target("10.0.0.1", 9000)])),
+        (
+            "forward+tcp://a:1,b:2?proxyProtocol=2",
+            ForwardNode(targets: [target("a", 1), target("b", 2)], sendProxy: .v2)
+        ),
+        ("forward://[::1]:9000?hop.proxyProtocol=1", ForwardNode(targets: [target("::1", 9000)], sendProxy: .v1)),
+        ("forward://:9000-9001?strategy=round", ForwardNode(targets: [target("", 9000), target("", 9001)])),
+        ("FORWARD://h:1?proxyProtocol=0", ForwardNode(targets: [target("h", 1)])),
+    ])
+    func parses(_ text: String, _ expected: ForwardNode) throws {
+        #expect(try ForwardNode(parsing: text) == expected)
+    }
+
+    @Test(arguments: [
+        ("10.0.0.1:8080", "has no scheme, which GOST reads as an HTTP proxy hop; use forward://HOST:PORT"),
+        ("socks5://1.2.3.4:1080", "scheme socks5 (a SOCKS5 proxy hop) is not supported; Ringway supports forward://"),
+        ("http://user:pass@1.2.3.4:8080", "scheme http (an HTTP proxy hop)"),
+        ("tcp://1.2.3.4:80", "scheme tcp (an HTTP proxy hop over tcp: GOST has no tcp connector)"),
+        ("forward+tls://1.2.3.4:443", "scheme forward+tls (a forward hop over GOST's tls transport)"),
+        ("relay+ws://1.2.3.4:80", "scheme relay+ws (a GOST relay hop)"),
+        ("forward://u:p@1.2.3.4:80", "user:password@ is not supported"),
+        ("forward://1.2.3.4:80/5.6.7.8:80", "takes no /TARGET part"),
+        ("forward://", "has no target; use forward://HOST:PORT"),
+        ("forward://a:1,,b:2", "an empty entry"),
+        ("forward://1.2.3.4:80?proxyProtocol=3", "proxyProtocol=3 is not valid; expected 1 or 2 (0 = off)"),
+        ("forward://1.2.3.4:80?interface=eth0", "key interface is a GOST option Ringway does not support"),
+        ("forward://1.2.3.4:80?node.proxyProtocol=1", "unknown key node.proxyProtocol; known keys: proxyProtocol"),
+        ("forward://1.2.3.4:80?hop.strategy=round", "unknown key hop.strategy"),
+        ("forward://1.2.3.4:80?proxyProtocol=1&hop.proxyProtocol=2", "key hop.proxyProtocol is given more than once"),
+        ("forward://1.2.3.4:80?strategy=fifo", "strategy=fifo is not valid; expected round or rr"),
+    ])
+    func refuses(_ text: String, _ fragment: String) throws {
+        let error = try #require(problem { () throws(ConfigurationError) in try ForwardNode(parsing: text) })
+        #expect(error.description.hasPrefix("-F \"\(text)\": "))
+        #expect(error.description.contains(fragment), "\(error.description)")
+    }
+}
+
+@Suite("-L and -F together")
+struct CommandLineTests {
+    @Test func servicesAreNumberedAcrossArguments() throws {
+        let configuration = try RingwayConfiguration(
+            serviceURLs: ["tcp://:8000-8001/a:1", "whoami://:9000", "tcp://:9001/b:2"])
+        #expect(configuration.services.map(\.name) == ["service-0", "service-1", "service-2", "service-3"])
+        #expect(configuration.services.map(\.kind) == [.forward, .forward, .whoami, .forward])
+        #expect(configuration.workers == nil)
+        #expect(configuration.logLevel == .info)
+        #expect(configuration.drainTimeout == .seconds(30))
+        #expect(configuration.metrics == nil)
+    }
+
+    @Test(arguments: ["tcp://:8080", "tcp://:8080/:0", "tcp://:8080/x:80"])
+    func nodeReplacesTargets(_ serviceURL: String) throws {
+        let configuration = try RingwayConfiguration(
+            serviceURLs: [serviceURL, "whoami://:9000"],
+            nodeURLs: ["forward://10.0.0.1:9000,10.0.0.2:9000"]
+        )
+        #expect(configuration.services[0].targets == [target("10.0.0.1", 9000), target("10.0.0.2", 9000)])
+        #expect(configuration.services[0].sendProxy == nil)
+        #expect(configuration.services[1].targets.isEmpty)
+    }
+
+    @Test func nodeProxyProtocolSendsHeaders() throws {
+        let configuration = try RingwayConfiguration(
+            serviceURLs: ["tcp://:8080?proxyProtocolTLV.uniqueId=true"],
+            nodeURLs: ["forward://h:1?proxyProtocol=2"]
+        )
+        #expect(configuration.services[0].sendProxy == ProxySendConfig(version: .v2, uniqueID: true))
+    }
+
+    @Test(arguments: [
+        (
+            ["tcp://:8080/x:80?handler.proxyProtocol=1"], ["forward://h:1?proxyProtocol=2"],
+            "would both send a PROXY header; set one of them"
+        ),
+        (["tcp://:8080?proxyProtocolTLV.crc32c=true"], ["forward://h:1?proxyProtocol=1"], "v1 headers carry no TLVs"),
+        (["tcp://:8080/x:1"], ["forward://a:1", "forward://b:1"], "-F \"forward://b:1\": 2 -F nodes given"),
+        (
+            ["tcp://:8080/a:1", "tcp://:8080/b:1"], [],
+            "service-0 (:8080) and service-1 (:8080) listen on the same port"
+        ),
+        (["tcp://:8080/a:1", "tcp://127.0.0.1:8080/b:1"], [], "listen on the same port"),
+        (["tcp://0.0.0.0:8080/a:1", "tcp://127.0.0.1:8080/b:1"], [], "listen on the same port"),
+        (["tcp://:8000-8002/a:1", "tcp://:8002/b:1"], [], "service-2 (:8002) and service-3 (:8002)"),
+        ([], [], "no service given; use -L tcp://:PORT/HOST:PORT"),
+        (["tcp://:8080/x:80", "udp://:53/1.1.1.1:53"], [], "-L \"udp://:53/1.1.1.1:53\": scheme udp"),
+    ])
+    func refuses(_ services: [String], _ nodes: [String], _ fragment: String) throws {
+        let error = try #require(
+            problem { () throws(ConfigurationError) in
+                try RingwayConfiguration(serviceURLs: services, nodeURLs: nodes)
+            }
+        )
+        #expect(error.description.contains(fragment), "\(error.description)")
+    }
+
+    @Test func distinctHostsMayShareAPort() throws {
+        let configuration = try RingwayConfiguration(serviceURLs: [
+            "tcp://127.0.0.1:8080/a:1", "tcp://127.0.0.2:8080/b:1", "tcp://[::1]:8080/c:1", "tcp://0.0.0.0:8081/d:1",
+            "tcp://[::1]:8081/e:1",
+        ])
+        #expect(configuration.services.count == 5)
+    }
+
+    @Test func processSettingsAreValidated() throws {
+        let metrics = try MetricsEndpoint(parsing: ":8080")
+        let clash = problem { () throws(ConfigurationError) in
+            try RingwayConfiguration(serviceURLs: ["tcp://:8080/a:1"], metrics: metrics)
+        }
+        #expect(clash?.description.contains("service-0 (:8080) and metrics (:8080) listen on the same port") == true)
+        let noWorkers = problem { () throws(ConfigurationError) in
+            try RingwayConfiguration(serviceURLs: ["tcp://:8080/a:1"], workers: 0)
+        }
+        #expect(noWorkers?.description == "--workers: workers=0 is not valid; expected an integer from 1 to 1024")
+        let negativeDrain = problem { () throws(ConfigurationError) in
+            try RingwayConfiguration(serviceURLs: ["tcp://:8080/a:1"], drainTimeout: .seconds(-1))
+        }
+        #expect(negativeDrain?.description.contains("drainTimeout=-1s is not valid") == true)
+        let fine = try RingwayConfiguration(
+            serviceURLs: ["tcp://:8080/a:1"],
+            workers: 2,
+            logLevel: .debug,
+            metrics: try MetricsEndpoint(parsing: ":9000"),
+            drainTimeout: .zero
+        )
+        #expect(fine.workers == 2)
+    }
+
+    @Test func engineServicesEndWithMetrics() throws {
+        let metrics = try MetricsEndpoint(parsing: "127.0.0.1:9000")
+        let configuration = try RingwayConfiguration(serviceURLs: ["tcp://:8080/a:1"], workers: 3, metrics: metrics)
+        #expect(configuration.engineServices.map(\.name) == ["service-0", "metrics"])
+        #expect(configuration.engineServices.last?.kind == .metrics)
+        #expect(configuration.engineServices.last?.listen == listen(9000, on: ip(127, 0, 0, 1)))
+        #expect(configuration.workerCount == 3)
+        #expect(try RingwayConfiguration(serviceURLs: ["whoami://:1"]).workerCount >= 1)
+    }
+
+    @Test func handBuiltConfigurationsAreValidated() {
+        var twins = RingwayConfiguration(services: [
+            forward(listen(1), [target("a", 1)]), forward(listen(2), [target("b", 1)]),
+        ])
+        #expect(
+            problem { () throws(ConfigurationError) in try twins.validate() }?.description
+                == "two services are named service-0; names must be unique"
+        )
+        twins.metrics = MetricsEndpoint(listen: listen(9000))
+        twins.services[1].name = "metrics"
+        #expect(
+            problem { () throws(ConfigurationError) in try twins.validate() }?.description
+                == "two services are named metrics; names must be unique"
+        )
+        twins.metrics = nil
+        twins.services[1].name = "service-1"
+        twins.services[1].targets = []
+        #expect(
+            problem { () throws(ConfigurationError) in try twins.validate() }?.description
+                == "service-1: has no target; use at least one forwarder node"
+        )
+    }
+}
+
+@Suite("Process settings")
+struct ProcessSettingsTests {
+    @Test(arguments: [
+        (":9000", MetricsEndpoint(listen: listen(9000))),
+        ("127.0.0.1:9000?path=/metrics", MetricsEndpoint(listen: listen(9000, on: ip(127, 0, 0, 1)))),
+        ("[::]:9000", MetricsEndpoint(listen: listen(9000))),
+        ("[::1]:9100", MetricsEndpoint(listen: listen(9100, on: ipv6Loopback))),
+    ])
+    func metricsEndpoint(_ text: String, _ expected: MetricsEndpoint) throws {
+        #expect(try MetricsEndpoint(parsing: text) == expected)
+    }
+
+    @Test(arguments: [
+        ("user:pass@:9000", "user:password@ is not supported"),
+        (":9000?path=/m", "path=/m is not valid; expected /metrics, the one path Ringway serves"),
+        (":9000?format=json", "unknown key format; known keys: path"),
+        (":9000/metrics", "give the path as ?path=/metrics"),
+        ("http://:9000", "scheme http is not supported"),
+        (":90000", "port 90000 is out of range"),
+        ("localhost:9000", "host \"localhost\" is not valid"),
+    ])
+    func badMetricsEndpoint(_ text: String, _ fragment: String) throws {
+        let error = try #require(problem { () throws(ConfigurationError) in try MetricsEndpoint(parsing: text) })
+        #expect(error.description.hasPrefix("-metrics \"\(text)\": "))
+        #expect(error.description.contains(fragment), "\(error.description)")
+    }
+
+    @Test func logLevels() throws {
+        #expect(try LogLevel(parsing: "trace") == .trace)
+        #expect(try LogLevel(parsing: "WARN") == .warn)
+        #expect(try LogLevel(parsing: "fatal") == .fatal)
+        #expect(LogLevel.trace < LogLevel.fatal)
+        let error = problem { () throws(ConfigurationError) in try LogLevel(parsing: "verbose") }
+        #expect(
+            error?.description
+                == "log level: level=verbose is not valid; expected trace, debug, info, warn, error or fatal"
+        )
+    }
+}
