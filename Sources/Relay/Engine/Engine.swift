@@ -129,7 +129,7 @@ public final class Engine: @unchecked Sendable {
     /// One line per service saying where it listens, and a warning where PROXY headers are
     /// accepted from anyone.
     private func logStartup() {
-        var log = EventLog(level: options.logLevel)
+        var log = EventLog(level: options.logLevel, fileDescriptor: options.logDescriptor)
         for (index, service) in services.enumerated() {
             let listen = ListenAddress(host: service.listen.host ?? .v6(.any), port: boundPorts[index])
             log.write(.info) { line in

@@ -15,6 +15,8 @@ public struct EngineOptions: Sendable {
     public var ringEntries: Int
     /// How long open connections may keep going after a drain starts.
     public var drainTimeout: Duration
+    /// Where JSON log lines go (stderr unless a test or embedder wants them elsewhere).
+    public var logDescriptor: Int32 = 2
 
     public init(
         workers: Int, logLevel: LogLevel = .info, bufferCount: Int = 1024, bufferSize: Int = 32 * 1024,

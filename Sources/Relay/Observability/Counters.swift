@@ -19,6 +19,8 @@ enum Counter: Int, CaseIterable {
     case acceptPauses
     case bufferWaits
     case httpRequests
+    /// Gauge, kept on service 0's row: provided buffers held by connections right now.
+    case buffersInUse
 
     var metricName: String {
         switch self {
@@ -37,6 +39,7 @@ enum Counter: Int, CaseIterable {
         case .acceptPauses: return "ringway_accept_pauses_total"
         case .bufferWaits: return "ringway_buffer_waits_total"
         case .httpRequests: return "ringway_http_requests_total"
+        case .buffersInUse: return "ringway_buffers_in_use"
         }
     }
 
@@ -57,6 +60,7 @@ enum Counter: Int, CaseIterable {
         case .acceptPauses: return "Times accepting paused (file limit, maxConnections)."
         case .bufferWaits: return "Receives that found the buffer pool empty and waited for buffers."
         case .httpRequests: return "Requests answered by built-in HTTP services (whoami, metrics)."
+        case .buffersInUse: return "Provided receive buffers held by connections (queued or being sent)."
         }
     }
 }
@@ -89,6 +93,13 @@ struct CounterBlock: @unchecked Sendable {
     @inline(__always)
     func add(_ counter: Counter, service: UInt16, _ amount: UInt64 = 1) {
         add(slot: counter.rawValue, service: service, amount)
+    }
+
+    /// Sets a gauge (owner thread only).
+    @inline(__always)
+    func set(_ counter: Counter, service: UInt16, _ value: UInt64) {
+        let cell = storage + (Int(service) * CounterBlock.perService + counter.rawValue)
+        cell.pointee.store(value, ordering: .relaxed)
     }
 
     @inline(__always)

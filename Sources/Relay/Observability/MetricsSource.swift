@@ -31,7 +31,9 @@ final class MetricsSource: @unchecked Sendable {
         for (service, name) in serviceNames.enumerated() {
             text += "ringway_connections_active{service=\"\(name)\"} \(shared.activeConnections(service))\n"
         }
-        for counter in Counter.allCases {
+        family(Counter.buffersInUse.metricName, Counter.buffersInUse.help, "gauge")
+        text += "\(Counter.buffersInUse.metricName) \(total(.buffersInUse, service: 0))\n"
+        for counter in Counter.allCases where counter != .buffersInUse {
             family(counter.metricName, counter.help, "counter")
             for (service, name) in serviceNames.enumerated() {
                 text += "\(counter.metricName){service=\"\(name)\"} \(total(counter, service: service))\n"

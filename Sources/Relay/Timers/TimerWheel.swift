@@ -24,7 +24,9 @@ struct TimerWheel: ~Copyable {
     /// Sets (or moves) the deadline of connection `index`, in milliseconds of the worker clock.
     mutating func schedule(_ index: Int32, deadline: UInt64, in slots: UnsafeMutablePointer<Connection>) {
         cancel(index, in: slots)
-        let tick = max(deadline / TimerWheel.tickMilliseconds, processedTick + 1)
+        // The first tick at or after the deadline: when that bucket comes up, the deadline has
+        // passed (rounding down would find it a few ms early and skip it for a revolution).
+        let tick = max((deadline + TimerWheel.tickMilliseconds - 1) / TimerWheel.tickMilliseconds, processedTick + 1)
         let bucket = Int32(tick % UInt64(TimerWheel.bucketCount))
         let connection = slots + Int(index)
         connection.pointee.timerDeadline = deadline

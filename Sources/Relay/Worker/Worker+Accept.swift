@@ -25,6 +25,7 @@ extension Worker {
         if !completion.hasMore {
             listeners[listener].armed = false
             acceptsInFlight -= 1
+            if draining { closeListener(listener) }
         }
         let service = listeners[listener].service
         if completion.result >= 0 {
@@ -162,6 +163,9 @@ extension Worker {
                 if socket < 0 { break }
                 openConnection(socket: socket, service: listeners[index].service)
             }
+            // New clients get a prompt refusal instead of waiting in a backlog nobody serves.
+            // A socket with an accept still in flight closes when its last completion arrives.
+            if !listeners[index].armed { closeListener(index) }
         }
         let (worker, open) = (UInt64(control.index), UInt64(slab.active))
         log.write(.info) { line in
@@ -170,6 +174,12 @@ extension Worker {
             line.field("connections", open)
             line.field("msg", "draining: stopped accepting")
         }
+    }
+
+    mutating func closeListener(_ index: Int) {
+        guard !listeners[index].closed else { return }
+        Glibc.close(listeners[index].socket)
+        listeners[index].closed = true
     }
 
     /// Closes every open connection (drain deadline, stop).

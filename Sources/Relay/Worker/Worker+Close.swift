@@ -53,11 +53,12 @@ extension Worker {
         }
         if connection.pointee.scratch >= 0 { scratch.free(connection.pointee.scratch) }
         connection.pointee.heapResponse?.deallocate()
-        forEachDescriptor(connection) { descriptor in Glibc.close(descriptor) }
+        // Counted before the sockets close: a peer that sees the FIN or RST sees the count.
         let service = connection.pointee.service
         counters.add(.connectionsClosed, service: service)
         counters.addClose(connection.pointee.closeReason, service: service)
         shared.adjustActive(service, by: -1)
+        forEachDescriptor(connection) { descriptor in Glibc.close(descriptor) }
         logClose(index)
         slab.free(index)
     }

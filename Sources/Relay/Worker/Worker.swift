@@ -50,6 +50,8 @@ struct Worker: ~Copyable {
     var drainDeadline: UInt64 = .max
     /// Buffers handed back since the last time waiters were served.
     var buffersRecycled = 0
+    /// Provided buffers the kernel handed us and we have not given back.
+    var buffersHeld = 0
 
     static let bufferGroup: UInt16 = 0
 
@@ -96,7 +98,7 @@ struct Worker: ~Copyable {
         bufferWaiters = BufferWaitQueue(capacity: capacity * 2)
         now = monotonicMilliseconds()
         timers = TimerWheel(nowMilliseconds: now)
-        log = EventLog(level: options.logLevel)
+        log = EventLog(level: options.logLevel, fileDescriptor: options.logDescriptor)
         buffersPerDirection = min(max(options.buffersPerDirection, 1), Direction.capacity - 2)
         drainTimeoutMilliseconds = options.drainTimeout.milliseconds
 
@@ -143,6 +145,7 @@ struct Worker: ~Copyable {
             expireTimers()
             serveBufferWaiters()
             resumePausedListeners()
+            counters.set(.buffersInUse, service: 0, UInt64(buffersHeld))
             if draining {
                 if now >= drainDeadline { closeAll(reason: .draining) }
                 // The wake read may still be armed; tearing the ring down cancels it.
@@ -156,6 +159,7 @@ struct Worker: ~Copyable {
     /// Routes one completion by the operation packed in its user_data.
     @inline(__always)
     mutating func handle(_ completion: Completion) {
+        if completion.bufferID != nil { buffersHeld += 1 }
         guard let operation = UserData.operation(completion.userData) else {
             fatalError("completion with unknown user_data \(completion.userData)")
         }
@@ -224,6 +228,7 @@ struct Worker: ~Copyable {
     mutating func recycle(_ buffer: UInt16) {
         buffers.recycle(buffer)
         buffersRecycled += 1
+        buffersHeld -= 1
     }
 
     func service(of index: Int32) -> ServiceRuntime {

@@ -1,0 +1,117 @@
+import Glibc
+import Relay
+import Testing
+
+@Suite("Half-close and resets")
+struct HalfCloseAndResetTests {
+    @Test func clientHalfCloseReachesUpstreamWhichCanStillAnswer() throws {
+        let upstream = try ScriptedUpstream { fd, upstream in
+            let request = (try? Sockets.receiveAll(fd)) ?? []  // until the client's FIN
+            upstream.note("got " + String(decoding: request, as: UTF8.self))
+            try? Sockets.sendAll(fd, "answer after your FIN")
+            close(fd)
+        }
+        defer { upstream.stop() }
+        let relay = try RelayFixture([forwardService(to: upstream.port)])
+        defer { relay.stop() }
+        let client = try Sockets.connect(port: relay.port)
+        defer { close(client) }
+        try Sockets.sendAll(client, "question")
+        shutdown(client, Int32(SHUT_WR))
+        let answer = try Sockets.receiveAll(client)
+        #expect(String(decoding: answer, as: UTF8.self) == "answer after your FIN")
+        #expect(upstream.recorded == ["got question"])
+    }
+
+    @Test func upstreamHalfCloseReachesClientWhichCanStillSend() throws {
+        let upstream = try ScriptedUpstream { fd, upstream in
+            try? Sockets.sendAll(fd, "greeting")
+            shutdown(fd, Int32(SHUT_WR))
+            let rest = (try? Sockets.receiveAll(fd)) ?? []
+            upstream.note("got " + String(decoding: rest, as: UTF8.self))
+            close(fd)
+        }
+        defer { upstream.stop() }
+        let relay = try RelayFixture([forwardService(to: upstream.port)])
+        defer { relay.stop() }
+        let client = try Sockets.connect(port: relay.port)
+        defer { close(client) }
+        let greeting = try Sockets.receiveAll(client)  // ends with the upstream's FIN
+        #expect(String(decoding: greeting, as: UTF8.self) == "greeting")
+        try Sockets.sendAll(client, "late words")
+        shutdown(client, Int32(SHUT_WR))
+        #expect(upstream.waitForNote { $0.hasPrefix("got") } == "got late words")
+        #expect(relay.eventually { relay.engine.activeConnections(service: 0) == 0 })
+    }
+
+    @Test func clientResetReachesUpstreamAsReset() throws {
+        let upstream = try ScriptedUpstream { fd, upstream in
+            var results: [String] = []
+            while true {
+                let (bytes, code) = Sockets.receiveOnce(fd)
+                if code != 0 { results.append(errnoName(code)); break }
+                if bytes.isEmpty { results.append("EOF"); break }
+            }
+            upstream.note(results.joined())
+            close(fd)
+        }
+        defer { upstream.stop() }
+        let relay = try RelayFixture([forwardService(to: upstream.port)])
+        defer { relay.stop() }
+        let client = try Sockets.connect(port: relay.port)
+        try Sockets.sendAll(client, "some bytes")
+        #expect(relay.eventually { relay.metric("ringway_bytes_client_to_upstream_total") == 10 })
+        usleep(50_000)
+        Sockets.reset(client)
+        #expect(upstream.waitForNote { !$0.isEmpty } == "ECONNRESET")
+        #expect(relay.eventually {
+            relay.metric("ringway_connections_closed_by_reason_total", label: "reason=\"client_reset\"") == 1
+        })
+    }
+
+    @Test func upstreamResetReachesClientAsReset() throws {
+        let upstream = try ScriptedUpstream { fd, _ in
+            _ = Sockets.receiveOnce(fd)
+            Sockets.reset(fd)
+        }
+        defer { upstream.stop() }
+        let relay = try RelayFixture([forwardService(to: upstream.port)])
+        defer { relay.stop() }
+        let client = try Sockets.connect(port: relay.port)
+        defer { close(client) }
+        try Sockets.sendAll(client, "trigger")
+        let (_, code) = Sockets.receiveOnce(client)
+        #expect(errnoName(code) == "ECONNRESET")
+        #expect(relay.eventually {
+            relay.metric("ringway_connections_closed_by_reason_total", label: "reason=\"upstream_reset\"") == 1
+        })
+    }
+
+    /// The client goes away while the upstream is still streaming: the relay closes the
+    /// upstream side too and frees the connection.
+    @Test func clientLeavingMidTransferEndsTheUpstreamSide() throws {
+        let upstream = try ScriptedUpstream { fd, upstream in
+            let chunk = [UInt8](repeating: 0x61, count: 65536)
+            var total = 0
+            while total < 512 << 20 {
+                let sent = chunk.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if sent < 0 && errno == EINTR { continue }
+                if sent < 0 {
+                    upstream.note("stopped: " + errnoName(errno))
+                    break
+                }
+                total += sent
+            }
+            close(fd)
+        }
+        defer { upstream.stop() }
+        let relay = try RelayFixture([forwardService(to: upstream.port)])
+        defer { relay.stop() }
+        let client = try Sockets.connect(port: relay.port)
+        _ = try Sockets.receive(client, exactly: 1 << 20)
+        close(client)  // unread data pending: the kernel answers with RST
+        let note = upstream.waitForNote { $0.hasPrefix("stopped") }
+        #expect(note == "stopped: ECONNRESET" || note == "stopped: EPIPE")
+        #expect(relay.eventually { relay.engine.activeConnections(service: 0) == 0 })
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import Glibc
+import Relay
+import Testing
+
+@Suite("Limits, backpressure, timeouts and drain", .serialized)
+struct LimitsTests {
+    /// An upstream that accepts and never reads: the client's writes must stall, with the relay
+    /// holding no more than its per-direction share of buffers.
+    @Test func stalledUpstreamBoundsTheRelaysMemory() throws {
+        let upstream = try ScriptedUpstream { fd, upstream in
+            upstream.note("accepted")
+            usleep(4_000_000)
+            close(fd)
+        }
+        defer { upstream.stop() }
+        let relay = try RelayFixture([forwardService(to: upstream.port)], bufferSize: 16 * 1024, buffersPerDirection: 2)
+        defer { relay.stop() }
+        let client = try Sockets.connect(port: relay.port)
+        defer { close(client) }
+        setNonBlocking(client)
+        let chunk = [UInt8](repeating: 0x5A, count: 65536)
+        var written = 0
+        var stalledSince = monotonicSeconds()
+        let started = monotonicSeconds()
+        while monotonicSeconds() - started < 3 && monotonicSeconds() - stalledSince < 0.5 {
+            let sent = chunk.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if sent > 0 {
+                written += sent
+                stalledSince = monotonicSeconds()
+            } else {
+                usleep(10_000)
+            }
+        }
+        #expect(monotonicSeconds() - stalledSince >= 0.5, "writes stalled")
+        // Kernel socket buffers absorb a few MB on each side; the relay adds at most 2 × 16 KiB.
+        #expect(written < 48 << 20, "wrote \(written) bytes before stalling")
+        #expect(bufferGauge(relay) <= 2)
+    }
+
+    func bufferGauge(_ relay: RelayFixture) -> UInt64 {
+        for line in relay.engine.metricsText().split(separator: "\n") where line.hasPrefix("ringway_buffers_in_use ") {
+            return UInt64(line.split(separator: " ")[1]) ?? .max
+        }
+        return .max
+    }
+
+    @Test func connectionLimitPausesAcceptingAndResumes() throws {
+        let echo = try ScriptedUpstream.echo()
+        defer { echo.stop() }
+        let relay = try RelayFixture([forwardService(to: echo.port, maxConnections: 3)])
+        defer { relay.stop() }
+        var clients: [Int32] = []
+        defer { clients.forEach { close($0) } }
+        for index in 0..<3 {
+            let client = try Sockets.connect(port: relay.port)
+            clients.append(client)
+            try Sockets.sendAll(client, "c\(index)")
+            #expect(try Sockets.receive(client, exactly: 2) == Array("c\(index)".utf8))
+        }
+        // The fourth waits in the kernel's backlog: connected, but not relayed.
+        let waiting = try Sockets.connect(port: relay.port)
+        defer { close(waiting) }
+        try Sockets.sendAll(waiting, "c3")
+        #expect(!Sockets.readable(waiting, within: 500), "served beyond the limit")
+        #expect(relay.metric("ringway_accept_pauses_total") >= 1)
+        close(clients.removeFirst())
+        #expect(Sockets.readable(waiting, within: 3000), "not served after a slot freed up")
+        #expect(try Sockets.receive(waiting, exactly: 2) == Array("c3".utf8))
+    }
+
+    @Test func idleConnectionsAreClosedAfterTheIdleTimeout() throws {
+        let echo = try ScriptedUpstream.echo()
+        defer { echo.stop() }
+        let relay = try RelayFixture([forwardService(to: echo.port, idleTimeout: .milliseconds(300))])
+        defer { relay.stop() }
+        let client = try Sockets.connect(port: relay.port, timeoutSeconds: 5)
+        defer { close(client) }
+        // Traffic keeps it alive past the timeout...
+        for _ in 0..<4 {
+            try Sockets.sendAll(client, "x")
+            #expect(try Sockets.receive(client, exactly: 1) == [0x78])
+            usleep(150_000)
+        }
+        // ...silence ends it.
+        let started = monotonicSeconds()
+        let (bytes, code) = Sockets.receiveOnce(client)
+        #expect(bytes.isEmpty && code == 0)
+        #expect(monotonicSeconds() - started < 2)
+        #expect(relay.eventually {
+            relay.metric("ringway_connections_closed_by_reason_total", label: "reason=\"idle_timeout\"") == 1
+        })
+    }
+
+    @Test func drainLetsTransfersFinishAndRefusesNewClients() throws {
+        let driver = try TrafficDriver()
+        defer { driver.close() }
+        let relay = try RelayFixture([forwardService(to: driver.upstreamPort)], workers: 2)
+        defer { relay.stop() }
+        let plan = (0..<20).map { index in
+            Exchange(clientBytes: 8 << 20, serverBytes: 8 << 20, clientStart: index * 977, serverStart: index * 131)
+        }
+        // Drain while the exchanges are in flight: the driver runs them on this thread, so the
+        // drain is requested from another once the relay has them all.
+        let engine = relay.engine
+        let drainer = Thread {
+            while engine.activeConnections(service: 0) < 20 { usleep(1000) }
+            engine.drain()
+        }
+        drainer.start()
+        let failures = driver.run(plan, relayPort: relay.port)
+        #expect(failures.count == 0, "\(failures.prefix(3))")
+        #expect(relay.eventually { engine.isFinished }, "workers exit once drained")
+        #expect(throws: SocketError.self) { _ = try Sockets.connect(port: relay.port, timeoutSeconds: 1) }
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import Glibc
+import ProxyProtocol
+import Relay
+import RingwayConfig
+import Synchronization
+
+/// Collects the engine's JSON log lines from a pipe on a background thread.
+final class LogCapture: @unchecked Sendable {
+    let writeDescriptor: Int32
+    private let readDescriptor: Int32
+    private let text = Mutex<String>("")
+
+    init() {
+        var ends: [Int32] = [-1, -1]
+        precondition(pipe(&ends) == 0)
+        readDescriptor = ends[0]
+        writeDescriptor = ends[1]
+        let readerThread = Thread { [self] in self.readUntilClosed() }
+        readerThread.start()
+    }
+
+    private func readUntilClosed() {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(readDescriptor, $0.baseAddress, $0.count) }
+            if count <= 0 { break }
+            let chunk = String(decoding: buffer[0..<count], as: UTF8.self)
+            text.withLock { $0 += chunk }
+        }
+        close(readDescriptor)
+    }
+
+    /// Closes the write end (after the engine stopped), so the reader thread ends.
+    func finish() {
+        close(writeDescriptor)
+    }
+
+    var lines: [String] { text.withLock { $0 }.split(separator: "\n").map(String.init) }
+
+    /// Waits up to `seconds` for a line containing every fragment.
+    func waitForLine(containing fragments: [String], seconds: Double = 5) -> String? {
+        let deadline = Date().addingTimeInterval(seconds)
+        repeat {
+            if let line = lines.first(where: { line in fragments.allSatisfy { line.contains($0) } }) { return line }
+            usleep(10_000)
+        } while Date() < deadline
+        return nil
+    }
+}
+
+/// A running engine for one test, with its log captured.
+final class RelayFixture {
+    let engine: Engine
+    let logs = LogCapture()
+
+    init(
+        _ services: [ServiceConfig], workers: Int = 1, bufferCount: Int = 256, bufferSize: Int = 16 * 1024,
+        buffersPerDirection: Int = 2, drainTimeout: Duration = .seconds(10), logLevel: LogLevel = .info
+    ) throws {
+        var options = EngineOptions(
+            workers: workers, logLevel: logLevel, bufferCount: bufferCount, bufferSize: bufferSize,
+            buffersPerDirection: buffersPerDirection, drainTimeout: drainTimeout)
+        options.logDescriptor = logs.writeDescriptor
+        engine = try Engine(services: services, options: options)
+        try engine.start()
+    }
+
+    var port: UInt16 { engine.boundPorts[0] }
+    func port(_ service: Int) -> UInt16 { engine.boundPorts[service] }
+
+    /// Stops the engine (closing what is open) and waits for its threads.
+    func stop() {
+        engine.stop()
+        engine.wait()
+        logs.finish()
+    }
+
+    /// The value of a metric line, e.g. `ringway_connections_closed_total{service="service-0"}`.
+    func metric(_ name: String, service: String = "service-0", label: String? = nil) -> UInt64 {
+        var key = name + "{service=\"\(service)\""
+        if let label { key += ",\(label)" }
+        key += "}"
+        for line in engine.metricsText().split(separator: "\n") where line.hasPrefix(key + " ") {
+            return UInt64(line.split(separator: " ").last ?? "0") ?? 0
+        }
+        return 0
+    }
+
+    /// Polls until `condition` holds or `seconds` pass; returns whether it held.
+    func eventually(seconds: Double = 5, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        repeat {
+            if condition() { return true }
+            usleep(5_000)
+        } while Date() < deadline
+        return false
+    }
+}
+
+/// A forwarding service on an ephemeral loopback port.
+func forwardService(
+    to ports: [UInt16], name: String = "service-0", receive: ProxyReceiveConfig? = nil, send: ProxySendConfig? = nil,
+    connectTimeout: Duration = .seconds(5), idleTimeout: Duration = .seconds(60), maxConnections: Int? = nil,
+    splice: Bool = false, listenHost: IPAddress? = .v4(.loopback)
+) -> ServiceConfig {
+    ServiceConfig(
+        name: name, kind: .forward, listen: ListenAddress(host: listenHost, port: 0),
+        targets: ports.map { TargetAddress(host: "127.0.0.1", port: $0, resolved: [IPEndpoint(address: .v4(.loopback), port: $0)]) },
+        receiveProxy: receive, sendProxy: send, connectTimeout: connectTimeout, idleTimeout: idleTimeout,
+        maxConnections: maxConnections, splice: splice)
+}
+
+func forwardService(to port: UInt16, receive: ProxyReceiveConfig? = nil, send: ProxySendConfig? = nil,
+                    connectTimeout: Duration = .seconds(5), idleTimeout: Duration = .seconds(60),
+                    maxConnections: Int? = nil, splice: Bool = false, listenHost: IPAddress? = .v4(.loopback)) -> ServiceConfig {
+    forwardService(to: [port], receive: receive, send: send, connectTimeout: connectTimeout, idleTimeout: idleTimeout,
+                   maxConnections: maxConnections, splice: splice, listenHost: listenHost)
+}

@@ -1,0 +1,86 @@
+import Foundation
+import Glibc
+import Synchronization
+
+/// An upstream for behaviour tests: accepts on a loopback port and runs `script` on its own
+/// thread for every connection. Records what the scripts report.
+final class ScriptedUpstream: @unchecked Sendable {
+    let port: UInt16
+    private let listener: Int32
+    private let script: @Sendable (Int32, ScriptedUpstream) -> Void
+    private let notes = Mutex<[String]>([])
+    private let accepted = Atomic<Int>(0)
+    private let stopped = Atomic<Bool>(false)
+
+    init(ipv6: Bool = false, _ script: @escaping @Sendable (Int32, ScriptedUpstream) -> Void) throws {
+        (listener, port) = try Sockets.listen(ipv6: ipv6)
+        self.script = script
+        let thread = Thread { [self] in self.acceptLoop() }
+        thread.start()
+    }
+
+    private func acceptLoop() {
+        while !stopped.load(ordering: .acquiring) {
+            guard Sockets.readable(listener, within: 100) else { continue }
+            let fd = accept(listener, nil, nil)
+            guard fd >= 0 else { continue }
+            accepted.add(1, ordering: .relaxed)
+            Sockets.setTimeouts(fd, seconds: 10)
+            let thread = Thread { [self] in
+                self.script(fd, self)
+            }
+            thread.start()
+        }
+        close(listener)
+    }
+
+    func stop() { stopped.store(true, ordering: .releasing) }
+
+    var acceptedCount: Int { accepted.load(ordering: .relaxed) }
+
+    func note(_ text: String) { notes.withLock { $0.append(text) } }
+
+    var recorded: [String] { notes.withLock { $0 } }
+
+    /// Waits until a note matching `predicate` was recorded.
+    func waitForNote(seconds: Double = 5, _ predicate: (String) -> Bool) -> String? {
+        let deadline = Date().addingTimeInterval(seconds)
+        repeat {
+            if let note = recorded.first(where: predicate) { return note }
+            usleep(5_000)
+        } while Date() < deadline
+        return nil
+    }
+
+    /// Echoes until EOF, then half-closes.
+    static func echo() throws -> ScriptedUpstream {
+        try ScriptedUpstream { fd, _ in
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let (bytes, code) = Sockets.receiveOnce(fd)
+                if bytes.isEmpty || code != 0 { break }
+                do { try Sockets.sendAll(fd, bytes) } catch { break }
+            }
+            shutdown(fd, Int32(SHUT_WR))
+            close(fd)
+        }
+    }
+}
+
+/// A loopback port nothing listens on.
+func closedPort() throws -> UInt16 {
+    let (fd, port) = try Sockets.listen()
+    close(fd)
+    return port
+}
+
+func errnoName(_ code: Int32) -> String {
+    switch code {
+    case 0: return "none"
+    case ECONNRESET: return "ECONNRESET"
+    case EPIPE: return "EPIPE"
+    case ETIMEDOUT: return "ETIMEDOUT"
+    case EAGAIN: return "EAGAIN"
+    default: return "errno \(code)"
+    }
+}

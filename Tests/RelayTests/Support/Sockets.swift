@@ -1,0 +1,180 @@
+import Glibc
+import ProxyProtocol
+
+/// Plain POSIX socket helpers for tests: loopback only, errors as test failures.
+struct SocketError: Error, CustomStringConvertible {
+    let what: String
+    let code: Int32
+    var description: String { "\(what): \(String(cString: strerror(code)))" }
+}
+
+enum Sockets {
+    /// A listening socket on 127.0.0.1 (or ::1) with an ephemeral port.
+    static func listen(ipv6: Bool = false, backlog: Int32 = 1024) throws -> (socket: Int32, port: UInt16) {
+        let family = ipv6 ? AF_INET6 : AF_INET
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SocketError(what: "socket", code: errno) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(4))
+        let endpoint = IPEndpoint(address: ipv6 ? .v6(.loopback) : .v4(.loopback), port: 0)
+        try withSockaddr(endpoint) { address, length in
+            guard bind(fd, address, length) == 0 else { throw SocketError(what: "bind", code: errno) }
+        }
+        guard Glibc.listen(fd, backlog) == 0 else { throw SocketError(what: "listen", code: errno) }
+        return (fd, try localPort(fd))
+    }
+
+    static func localPort(_ fd: Int32) throws -> UInt16 {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let result = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard result == 0 else { throw SocketError(what: "getsockname", code: errno) }
+        return withUnsafeBytes(of: storage) { UInt16(bigEndian: $0.load(fromByteOffset: 2, as: UInt16.self)) }
+    }
+
+    /// A blocking connection to `host:port`, optionally from a given local address.
+    static func connect(
+        port: UInt16, host: IPAddress = .v4(.loopback), from source: IPAddress? = nil, timeoutSeconds: Int = 10
+    ) throws -> Int32 {
+        let endpoint = IPEndpoint(address: host, port: port)
+        let fd = socket(host.isIPv4 ? AF_INET : AF_INET6, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SocketError(what: "socket", code: errno) }
+        setTimeouts(fd, seconds: timeoutSeconds)
+        if let source {
+            try withSockaddr(IPEndpoint(address: source, port: 0)) { address, length in
+                guard bind(fd, address, length) == 0 else {
+                    close(fd)
+                    throw SocketError(what: "bind \(source)", code: errno)
+                }
+            }
+        }
+        try withSockaddr(endpoint) { address, length in
+            var result = Glibc.connect(fd, address, length)
+            // An interrupted connect carries on in the background; wait for it.
+            if result < 0 && errno == EINTR {
+                var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                _ = poll(&poller, 1, Int32(timeoutSeconds * 1000))
+                var code: Int32 = 0
+                var length = socklen_t(4)
+                getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &length)
+                result = code == 0 ? 0 : -1
+                errno = code
+            }
+            guard result == 0 else {
+                let code = errno
+                close(fd)
+                throw SocketError(what: "connect \(endpoint)", code: code)
+            }
+        }
+        return fd
+    }
+
+    static func setTimeouts(_ fd: Int32, seconds: Int) {
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    static func withSockaddr<R>(_ endpoint: IPEndpoint, _ body: (UnsafePointer<sockaddr>, socklen_t) throws -> R) throws -> R {
+        var storage = sockaddr_storage()
+        let length: socklen_t
+        switch endpoint.address {
+        case .v4(let a):
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = endpoint.port.bigEndian
+            address.sin_addr.s_addr = a.value.bigEndian
+            withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: address, as: sockaddr_in.self) }
+            length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        case .v6(let a):
+            var address = sockaddr_in6()
+            address.sin6_family = sa_family_t(AF_INET6)
+            address.sin6_port = endpoint.port.bigEndian
+            withUnsafeMutableBytes(of: &address.sin6_addr) {
+                $0.storeBytes(of: a.high.bigEndian, toByteOffset: 0, as: UInt64.self)
+                $0.storeBytes(of: a.low.bigEndian, toByteOffset: 8, as: UInt64.self)
+            }
+            withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: address, as: sockaddr_in6.self) }
+            length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        }
+        return try withUnsafePointer(to: &storage) {
+            try $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { try body($0, length) }
+        }
+    }
+
+    static func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if sent < 0 && errno == EINTR { continue }
+            guard sent > 0 else { throw SocketError(what: "send", code: errno) }
+            offset += sent
+        }
+    }
+
+    static func sendAll(_ fd: Int32, _ text: String) throws { try sendAll(fd, Array(text.utf8)) }
+
+    /// Reads until EOF (or `limit` bytes); throws on error or timeout.
+    static func receiveAll(_ fd: Int32, limit: Int = 64 << 20) throws -> [UInt8] {
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while result.count < limit {
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count == 0 { break }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { throw SocketError(what: "recv", code: errno) }
+            result += chunk[0..<count]
+        }
+        return result
+    }
+
+    /// Reads exactly `count` bytes or throws.
+    static func receive(_ fd: Int32, exactly count: Int) throws -> [UInt8] {
+        var result = [UInt8](repeating: 0, count: count)
+        var offset = 0
+        while offset < count {
+            let got = result.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + offset, count - offset, 0) }
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else { throw SocketError(what: got == 0 ? "recv: early EOF after \(offset)" : "recv", code: errno) }
+            offset += got
+        }
+        return result
+    }
+
+    /// Result of one recv: bytes, 0 for EOF, or the errno.
+    static func receiveOnce(_ fd: Int32, max: Int = 65536) -> (bytes: [UInt8], errno: Int32) {
+        var chunk = [UInt8](repeating: 0, count: max)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count < 0 && errno == EINTR { continue }
+            if count < 0 { return ([], errno) }
+            return (Array(chunk[0..<count]), 0)
+        }
+    }
+
+    /// Closes with RST instead of FIN.
+    static func reset(_ fd: Int32) {
+        var option = linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
+        close(fd)
+    }
+
+    static func accept(_ listener: Int32, timeoutSeconds: Int = 10) throws -> Int32 {
+        var poller = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+        var ready = poll(&poller, 1, Int32(timeoutSeconds * 1000))
+        while ready < 0 && errno == EINTR { ready = poll(&poller, 1, Int32(timeoutSeconds * 1000)) }
+        guard ready == 1 else { throw SocketError(what: "accept timed out", code: ETIMEDOUT) }
+        let fd = Glibc.accept(listener, nil, nil)
+        guard fd >= 0 else { throw SocketError(what: "accept", code: errno) }
+        setTimeouts(fd, seconds: timeoutSeconds)
+        return fd
+    }
+
+    /// Whether `fd` becomes readable within `milliseconds`.
+    static func readable(_ fd: Int32, within milliseconds: Int32) -> Bool {
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&poller, 1, milliseconds) == 1
+    }
+}

@@ -1,0 +1,69 @@
+import Glibc
+import Relay
+import Testing
+
+@Suite("Upstream failures")
+struct UpstreamFailureTests {
+    @Test func refusedUpstreamClosesTheClientPromptlyAndSaysWhy() throws {
+        let relay = try RelayFixture([forwardService(to: try closedPort())])
+        defer { relay.stop() }
+        let client = try Sockets.connect(port: relay.port, timeoutSeconds: 3)
+        defer { close(client) }
+        let (bytes, code) = Sockets.receiveOnce(client)
+        #expect(bytes.isEmpty && code == 0, "the client sees a clean EOF")
+        #expect(relay.logs.waitForLine(containing: ["\"level\":\"warn\"", "Connection refused"]) != nil)
+        #expect(relay.metric("ringway_upstream_connect_failures_total") == 1)
+        #expect(relay.eventually {
+            relay.metric("ringway_connections_closed_by_reason_total", label: "reason=\"upstream_unavailable\"") == 1
+        })
+    }
+
+    /// An upstream whose accept queue is full drops SYNs: the connect hangs until the timeout.
+    @Test func unansweredConnectTimesOut() throws {
+        let (listener, port) = try Sockets.listen(backlog: 0)
+        defer { close(listener) }
+        // Fill the queue (backlog 0 holds one connection) so later SYNs are dropped.
+        var fillers: [Int32] = []
+        defer { fillers.forEach { close($0) } }
+        for _ in 0..<3 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            setNonBlocking(fd)
+            try Sockets.withSockaddr(.init(address: .v4(.loopback), port: port)) { _ = connect(fd, $0, $1) }
+            fillers.append(fd)
+        }
+        usleep(100_000)
+        let relay = try RelayFixture([forwardService(to: port, connectTimeout: .milliseconds(300))])
+        defer { relay.stop() }
+        let started = monotonicSeconds()
+        let client = try Sockets.connect(port: relay.port, timeoutSeconds: 5)
+        defer { close(client) }
+        let (bytes, code) = Sockets.receiveOnce(client)
+        #expect(bytes.isEmpty && code == 0)
+        #expect(monotonicSeconds() - started < 4, "closed after the timeout, not the client's own")
+        #expect(relay.logs.waitForLine(containing: ["timed out"]) != nil)
+        #expect(relay.metric("ringway_upstream_connect_timeouts_total") == 1)
+    }
+
+    @Test func nextTargetIsTriedWhenOneRefuses() throws {
+        let echo = try ScriptedUpstream.echo()
+        defer { echo.stop() }
+        let dead = try closedPort()
+        let relay = try RelayFixture([forwardService(to: [dead, echo.port])])
+        defer { relay.stop() }
+        // Round-robin starts at a different target per connection: each must end up echoed.
+        for round in 0..<4 {
+            let client = try Sockets.connect(port: relay.port)
+            defer { close(client) }
+            try Sockets.sendAll(client, "ping \(round)")
+            shutdown(client, Int32(SHUT_WR))
+            #expect(String(decoding: try Sockets.receiveAll(client), as: UTF8.self) == "ping \(round)")
+        }
+        #expect(relay.metric("ringway_upstream_connect_failures_total") >= 1)
+    }
+}
+
+func monotonicSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+}
