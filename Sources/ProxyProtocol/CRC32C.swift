@@ -10,9 +10,11 @@ public enum CRC32C {
             var index = 0
             let count = bytes.count
             while count - index >= 8 {
-                let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+                let word =
+                    UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
                     ^ UInt64(crc)
-                crc = table[7 * 256 + Int(word & 0xFF)]
+                crc =
+                    table[7 * 256 + Int(word & 0xFF)]
                     ^ table[6 * 256 + Int(word >> 8 & 0xFF)]
                     ^ table[5 * 256 + Int(word >> 16 & 0xFF)]
                     ^ table[4 * 256 + Int(word >> 24 & 0xFF)]
@@ -32,7 +34,9 @@ public enum CRC32C {
 
     /// The checksum of `bytes`; see `checksum(_:initial:)`.
     public static func checksum(_ bytes: some Sequence<UInt8>, initial: UInt32 = 0) -> UInt32 {
-        if let result = bytes.withContiguousStorageIfAvailable({ checksum(UnsafeRawBufferPointer($0), initial: initial) }) {
+        if let result = bytes.withContiguousStorageIfAvailable({
+            checksum(UnsafeRawBufferPointer($0), initial: initial)
+        }) {
             return result
         }
         return Array(bytes).withUnsafeBytes { checksum($0, initial: initial) }

@@ -59,8 +59,10 @@ public struct IPv4Address: Hashable, Sendable, Comparable, CustomStringConvertib
     /// The four octets in network order.
     @inlinable
     public var octets: (UInt8, UInt8, UInt8, UInt8) {
-        (UInt8(truncatingIfNeeded: value >> 24), UInt8(truncatingIfNeeded: value >> 16),
-         UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value))
+        (
+            UInt8(truncatingIfNeeded: value >> 24), UInt8(truncatingIfNeeded: value >> 16),
+            UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value)
+        )
     }
 
     public var isLoopback: Bool { value >> 24 == 127 }

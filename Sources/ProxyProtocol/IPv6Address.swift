@@ -56,7 +56,8 @@ public struct IPv6Address: Hashable, Sendable, Comparable, CustomStringConvertib
         self = parsed
     }
 
-    /// Same rules as `init?(_:allowEmbeddedIPv4:)`, over raw ASCII bytes (no allocation).
+    /// Same rules as `init?(_:allowEmbeddedIPv4:)`, over raw ASCII bytes (no allocation). Note the
+    /// different default: wire text (PROXY v1) has no dotted quad, configuration text may.
     public init?(textBytes bytes: UnsafeRawBufferPointer, allowEmbeddedIPv4: Bool = false) {
         let count = bytes.count
         guard count >= 2, count <= 45 else { return nil }
@@ -65,7 +66,7 @@ public struct IPv6Address: Hashable, Sendable, Comparable, CustomStringConvertib
         var gapIndex = -1  // group index where "::" stands
         var index = 0
         let parsedOK: Bool = withUnsafeMutableBytes(of: &groups) { raw in
-            let groupSlots = raw.bindMemory(to: UInt16.self)
+            let groupSlots = raw.assumingMemoryBound(to: UInt16.self)
             if bytes[0] == UInt8(ascii: ":") {
                 // Only "::" may begin an address.
                 guard bytes[1] == UInt8(ascii: ":") else { return false }
@@ -86,7 +87,7 @@ public struct IPv6Address: Hashable, Sendable, Comparable, CustomStringConvertib
                 if index < count, bytes[index] == UInt8(ascii: ".") {
                     // Embedded IPv4 takes the last 32 bits.
                     guard allowEmbeddedIPv4, parsedGroups <= 6,
-                          let v4 = IPv4Address(textBytes: UnsafeRawBufferPointer(rebasing: bytes[start..<count]))
+                        let v4 = IPv4Address(textBytes: UnsafeRawBufferPointer(rebasing: bytes[start..<count]))
                     else { return false }
                     groupSlots[parsedGroups] = UInt16(truncatingIfNeeded: v4.value >> 16)
                     groupSlots[parsedGroups + 1] = UInt16(truncatingIfNeeded: v4.value)

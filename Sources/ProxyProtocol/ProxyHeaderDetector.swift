@@ -34,19 +34,17 @@ public struct ProxyHeaderDetector: Sendable {
     public func detect(_ bytes: UnsafeRawBufferPointer) -> ProxyDetection {
         guard let first = bytes.first else { return .needMore }
         if first == ProxySignature.v1Byte(0) {
-            let checked = min(bytes.count, ProxySignature.v1Length)
-            for index in 1..<checked where bytes[index] != ProxySignature.v1Byte(index) {
-                return .notProxy
+            guard bytes.count > ProxySignature.v1Length else {
+                return ProxySignature.isV1Prefix(bytes) ? .needMore : .notProxy
             }
-            guard bytes.count > ProxySignature.v1Length else { return .needMore }
+            guard ProxySignature.startsWithV1(bytes) else { return .notProxy }
             return V1HeaderParser.parse(bytes)
         }
         if first == ProxySignature.v2Byte(0) {
-            let checked = min(bytes.count, ProxySignature.v2Length)
-            for index in 1..<checked where bytes[index] != ProxySignature.v2Byte(index) {
-                return .notProxy
+            guard bytes.count > ProxySignature.v2Length else {
+                return ProxySignature.isV2Prefix(bytes) ? .needMore : .notProxy
             }
-            guard bytes.count > ProxySignature.v2Length else { return .needMore }
+            guard ProxySignature.startsWithV2(bytes) else { return .notProxy }
             return V2HeaderParser.parse(bytes, maximumHeaderLength: maximumHeaderLength)
         }
         return .notProxy
@@ -59,21 +57,24 @@ public struct ProxyHeaderDetector: Sendable {
 
     /// Parses a header from input known to be complete: running out of bytes is `.truncated`
     /// and input that is not a PROXY header is `.badSignature`.
-    public func parse(_ bytes: UnsafeRawBufferPointer) throws(ProxyProtocolError) -> (header: ProxyHeader, consumed: Int) {
-        switch detect(bytes) {
-        case .header(let header, let consumed): return (header, consumed)
-        case .needMore: throw .truncated(available: bytes.count)
-        case .notProxy: throw .badSignature
-        case .invalid(let error): throw error
-        }
+    public func parse(
+        _ bytes: UnsafeRawBufferPointer
+    ) throws(ProxyProtocolError) -> (header: ProxyHeader, consumed: Int) {
+        try Self.header(from: detect(bytes), available: bytes.count)
     }
 
     /// Parses a header from input known to be complete; see `parse(_:)`.
     public func parse(_ bytes: [UInt8]) throws(ProxyProtocolError) -> (header: ProxyHeader, consumed: Int) {
-        let result = bytes.withUnsafeBytes { detect($0) }
-        switch result {
+        try Self.header(from: detect(bytes), available: bytes.count)
+    }
+
+    private static func header(
+        from detection: ProxyDetection,
+        available: Int
+    ) throws(ProxyProtocolError) -> (header: ProxyHeader, consumed: Int) {
+        switch detection {
         case .header(let header, let consumed): return (header, consumed)
-        case .needMore: throw .truncated(available: bytes.count)
+        case .needMore: throw .truncated(available: available)
         case .notProxy: throw .badSignature
         case .invalid(let error): throw error
         }

@@ -116,7 +116,11 @@ enum V1HeaderWriter {
         return writeASCII("\r\n", into: out, at: position)
     }
 
-    private static func writeASCII(_ text: StaticString, into out: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
+    private static func writeASCII(
+        _ text: StaticString,
+        into out: UnsafeMutableRawBufferPointer,
+        at offset: Int
+    ) -> Int {
         let count = text.utf8CodeUnitCount
         UnsafeMutableRawBufferPointer(rebasing: out[offset..<(offset + count)])
             .copyMemory(from: UnsafeRawBufferPointer(start: text.utf8Start, count: count))

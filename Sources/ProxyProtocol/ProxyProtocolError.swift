@@ -145,7 +145,8 @@ public enum ProxyProtocolError: Error, Hashable, Sendable, CustomStringConvertib
         case .v1MissingField(let field):
             return "PROXY v1 line ends before the \(field)"
         case .v1TooManyFields:
-            return "PROXY v1 line has more than four fields after the protocol; expected CRLF after the destination port"
+            return "PROXY v1 line has more than four fields after the protocol;"
+                + " expected CRLF after the destination port"
         case .v1BadAddress(let field):
             return "PROXY v1 \(field) is not a canonical address of the declared family"
                 + " (IPv4: four decimal numbers 0-255 without leading zeros; IPv6: hex groups)"

@@ -34,8 +34,9 @@ public struct ProxySSLInfo: Hashable, Sendable {
             while case .success(let item)? = reader.next() {
                 subTLVs.append(ProxyTLV(type: item.type, value: Array(item.value)))
             }
-            return .success(ProxySSLInfo(
-                client: value[0], verify: value.loadBigEndian(at: 1, as: UInt32.self), subTLVs: subTLVs))
+            return .success(
+                ProxySSLInfo(
+                    client: value[0], verify: value.loadBigEndian(at: 1, as: UInt32.self), subTLVs: subTLVs))
         }
         self = try parsed.get()
     }

@@ -23,6 +23,38 @@ enum ProxySignature {
             : UInt8(truncatingIfNeeded: v2PackedHigh >> UInt32(8 * (index - 8)))
     }
 
+    /// True when `bytes` (at most 5 of them) are the start of "PROXY".
+    @inlinable
+    static func isV1Prefix(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        for index in 0..<min(bytes.count, v1Length) where bytes[index] != v1Byte(index) {
+            return false
+        }
+        return true
+    }
+
+    /// True when `bytes` (at most 12 of them) are the start of the v2 signature.
+    @inlinable
+    static func isV2Prefix(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        for index in 0..<min(bytes.count, v2Length) where bytes[index] != v2Byte(index) {
+            return false
+        }
+        return true
+    }
+
+    /// True when `bytes` (at least 5 of them) begin with "PROXY".
+    @inlinable
+    static func startsWithV1(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let word = UInt32(littleEndian: bytes.loadUnaligned(as: UInt32.self))
+        return word == UInt32(truncatingIfNeeded: v1Packed) && bytes[4] == v1Byte(4)
+    }
+
+    /// True when `bytes` (at least 12 of them) begin with the v2 signature.
+    @inlinable
+    static func startsWithV2(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self)) == v2PackedLow
+            && UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self)) == v2PackedHigh
+    }
+
     /// Writes the 12-byte v2 signature at the start of `buffer` (which holds at least 12 bytes).
     @inlinable
     static func writeV2(into buffer: UnsafeMutableRawBufferPointer) {

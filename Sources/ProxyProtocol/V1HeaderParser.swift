@@ -9,156 +9,180 @@ enum V1HeaderParser {
     static let maximumLength = 107
 
     /// `bytes` starts with "PROXY" (the detector matched it).
+    @inline(__always)
     static func parse(_ bytes: UnsafeRawBufferPointer) -> ProxyDetection {
         do {
-            var cursor = V1LineCursor(bytes: bytes, index: ProxySignature.v1Length)
-            guard let (header, consumed) = try parseLine(&cursor) else { return .needMore }
-            return .header(header, consumed: consumed)
+            var scanner = V1LineScanner(bytes: bytes, index: ProxySignature.v1Length)
+            return try parseLine(&scanner)
         } catch {
             return .invalid(error)
         }
     }
 
-    /// The header and its length, or nil when more bytes are needed.
-    private static func parseLine(
-        _ cursor: inout V1LineCursor
-    ) throws(ProxyProtocolError) -> (ProxyHeader, Int)? {
-        switch try cursor.next() {
-        case .content: throw .v1MissingSpace(offset: ProxySignature.v1Length)
-        case .space: break
-        case .carriageReturn: throw .v1MissingField(.protocolAndFamily)
-        case nil: return nil
+    @inline(__always)
+    private static func parseLine(_ scanner: inout V1LineScanner) throws(ProxyProtocolError) -> ProxyDetection {
+        // Exactly one space after "PROXY".
+        switch scanner.peek() {
+        case nil: return .needMore
+        case UInt8(ascii: " "): scanner.index += 1
+        case UInt8(ascii: "\r"): throw .v1MissingField(.protocolAndFamily)
+        case UInt8(ascii: "\n"): throw .v1BadLineEnding(offset: scanner.index)
+        default: throw .v1MissingSpace(offset: scanner.index)
         }
 
-        var protocolToken = V1ProtocolValidator()
-        guard let (token, tokenEnd) = try readField(&cursor, .protocolAndFamily, &protocolToken) else { return nil }
-
+        let tokenField = scanner.scanField()
+        guard let token = try check(tokenField, .protocolAndFamily, V1FieldValidator.protocolToken) else {
+            return .needMore
+        }
         switch token {
         case .unknown:
-            if tokenEnd == .space {
-                // The rest of an UNKNOWN line is ignored up to its CRLF.
-                while true {
-                    guard let next = try cursor.next() else { return nil }
-                    if next == .carriageReturn { break }
-                }
+            // The rest of an UNKNOWN line is ignored up to its CRLF.
+            var stop = tokenField.stop
+            while stop == .space {
+                let rest = scanner.scanField()
+                if case .lineError(let error) = rest.stop { throw error }
+                stop = rest.stop
             }
-            guard let consumed = try cursor.finishLine() else { return nil }
-            return (ProxyHeader.local(version: .v1), consumed)
-
+            guard stop == .carriageReturn, let consumed = try scanner.finishLine() else { return .needMore }
+            return .header(.local(version: .v1), consumed: consumed)
         case .tcp4:
-            guard tokenEnd == .space else { throw .v1MissingField(.sourceAddress) }
-            var source = V1IPv4Validator(field: .sourceAddress)
-            var destination = V1IPv4Validator(field: .destinationAddress)
-            guard let from = try readAddressPair(&cursor, &source, &destination),
-                let ports = try readPorts(&cursor)
-            else { return nil }
-            let addresses = ProxyAddresses.ipv4(
-                source: from.0, destination: from.1, sourcePort: ports.header.0, destinationPort: ports.header.1)
-            return (ProxyHeader(version: .v1, command: .proxy, transport: .stream, addresses: addresses), ports.consumed)
-
+            guard tokenField.stop == .space else { throw .v1MissingField(.sourceAddress) }
+            return try parseFields(&scanner, V1FieldValidator.ipv4, ProxyAddresses.ipv4)
         case .tcp6:
-            guard tokenEnd == .space else { throw .v1MissingField(.sourceAddress) }
-            var source = V1IPv6Validator(field: .sourceAddress)
-            var destination = V1IPv6Validator(field: .destinationAddress)
-            guard let from = try readAddressPair(&cursor, &source, &destination),
-                let ports = try readPorts(&cursor)
-            else { return nil }
-            let addresses = ProxyAddresses.ipv6(
-                source: from.0, destination: from.1, sourcePort: ports.header.0, destinationPort: ports.header.1)
-            return (ProxyHeader(version: .v1, command: .proxy, transport: .stream, addresses: addresses), ports.consumed)
+            guard tokenField.stop == .space else { throw .v1MissingField(.sourceAddress) }
+            return try parseFields(&scanner, V1FieldValidator.ipv6, ProxyAddresses.ipv6)
         }
     }
 
-    /// Source and destination addresses, each followed by a space.
-    private static func readAddressPair<Validator: V1FieldValidator>(
-        _ cursor: inout V1LineCursor,
-        _ source: inout Validator,
-        _ destination: inout Validator
-    ) throws(ProxyProtocolError) -> (Validator.Value, Validator.Value)? {
-        guard let (from, fromEnd) = try readField(&cursor, .sourceAddress, &source) else { return nil }
-        guard fromEnd == .space else { throw .v1MissingField(.destinationAddress) }
-        guard let (to, toEnd) = try readField(&cursor, .destinationAddress, &destination) else { return nil }
-        guard toEnd == .space else { throw .v1MissingField(.sourcePort) }
-        return (from, to)
+    /// The four fields after the protocol token, then the CRLF.
+    @inline(__always)
+    private static func parseFields<Address>(
+        _ scanner: inout V1LineScanner,
+        _ validateAddress: (UnsafeRawBufferPointer, ProxyV1Field, Bool) throws(ProxyProtocolError) -> Address?,
+        _ makeAddresses: (Address, Address, UInt16, UInt16) -> ProxyAddresses
+    ) throws(ProxyProtocolError) -> ProxyDetection {
+        let sourceField = scanner.scanField()
+        guard let source = try check(sourceField, .sourceAddress, validateAddress) else { return .needMore }
+        guard sourceField.stop == .space else { throw .v1MissingField(.destinationAddress) }
+
+        let destinationField = scanner.scanField()
+        guard let destination = try check(destinationField, .destinationAddress, validateAddress) else {
+            return .needMore
+        }
+        guard destinationField.stop == .space else { throw .v1MissingField(.sourcePort) }
+
+        let sourcePortField = scanner.scanField()
+        guard let sourcePort = try check(sourcePortField, .sourcePort, V1FieldValidator.port) else { return .needMore }
+        guard sourcePortField.stop == .space else { throw .v1MissingField(.destinationPort) }
+
+        let destinationPortField = scanner.scanField()
+        guard let destinationPort = try check(destinationPortField, .destinationPort, V1FieldValidator.port) else {
+            return .needMore
+        }
+        guard destinationPortField.stop == .carriageReturn else { throw .v1TooManyFields }
+        guard let consumed = try scanner.finishLine() else { return .needMore }
+
+        let addresses = makeAddresses(source, destination, sourcePort, destinationPort)
+        return .header(
+            ProxyHeader(version: .v1, command: .proxy, transport: .stream, addresses: addresses), consumed: consumed)
     }
 
-    /// Source port, a space, destination port, CRLF; returns the ports and the line length.
-    private static func readPorts(
-        _ cursor: inout V1LineCursor
-    ) throws(ProxyProtocolError) -> (header: (UInt16, UInt16), consumed: Int)? {
-        var sourceValidator = V1PortValidator(field: .sourcePort)
-        guard let (source, sourceEnd) = try readField(&cursor, .sourcePort, &sourceValidator) else { return nil }
-        guard sourceEnd == .space else { throw .v1MissingField(.destinationPort) }
-        var destinationValidator = V1PortValidator(field: .destinationPort)
-        guard let (destination, destinationEnd) = try readField(&cursor, .destinationPort, &destinationValidator)
-        else { return nil }
-        guard destinationEnd == .carriageReturn else { throw .v1TooManyFields }
-        guard let consumed = try cursor.finishLine() else { return nil }
-        return ((source, destination), consumed)
-    }
-
-    /// Feeds one field's bytes to `validator` up to its terminating space or CR.
-    private static func readField<Validator: V1FieldValidator>(
-        _ cursor: inout V1LineCursor,
+    /// Validates a scanned field. Returns nil when the field is still arriving (and so far
+    /// viable). A line error found while scanning is reported only when the field's own bytes,
+    /// which came first, are fine.
+    @inline(__always)
+    private static func check<Value>(
+        _ scanned: V1LineScanner.Field,
         _ field: ProxyV1Field,
-        _ validator: inout Validator
-    ) throws(ProxyProtocolError) -> (Validator.Value, V1LineCursor.Terminator)? {
-        let start = cursor.index
-        while true {
-            guard let next = try cursor.next() else { return nil }
-            let terminator: V1LineCursor.Terminator
-            switch next {
-            case .content(let byte):
-                try validator.feed(byte)
-                continue
-            case .space: terminator = .space
-            case .carriageReturn: terminator = .carriageReturn
-            }
-            guard !validator.isEmpty else { throw .v1EmptyField(field) }
-            let text = UnsafeRawBufferPointer(rebasing: cursor.bytes[start..<(cursor.index - 1)])
-            return (try validator.finish(text: text), terminator)
+        _ validate: (UnsafeRawBufferPointer, ProxyV1Field, Bool) throws(ProxyProtocolError) -> Value?
+    ) throws(ProxyProtocolError) -> Value? {
+        switch scanned.stop {
+        case .space, .carriageReturn:
+            guard !scanned.text.isEmpty else { throw .v1EmptyField(field) }
+            return try validate(scanned.text, field, true)
+        case .endOfInput:
+            _ = try validate(scanned.text, field, false)
+            return nil
+        case .lineError(let error):
+            _ = try validate(scanned.text, field, false)
+            throw error
         }
+    }
+
+    @inline(__always)
+    private static func check(
+        _ scanned: V1LineScanner.Field,
+        _ field: ProxyV1Field,
+        _ validate: (UnsafeRawBufferPointer, Bool) throws(ProxyProtocolError) -> V1FieldValidator.ProtocolToken?
+    ) throws(ProxyProtocolError) -> V1FieldValidator.ProtocolToken? {
+        try check(scanned, field) { (text, _, complete) throws(ProxyProtocolError) in try validate(text, complete) }
     }
 }
 
-/// Reads a v1 line byte by byte, enforcing the 107-byte limit and the CRLF rule for every byte.
-struct V1LineCursor {
+/// Splits a v1 line into fields, enforcing the 107-byte limit and the CRLF rule for every byte.
+struct V1LineScanner {
     let bytes: UnsafeRawBufferPointer
     /// The next byte to read.
     var index: Int
 
-    enum Token: Equatable {
-        case content(UInt8)
+    enum Stop: Equatable {
         case space
         /// A CR, which can only be the start of the CRLF.
         case carriageReturn
+        case endOfInput
+        /// A lone LF, or a byte past the 107-byte limit.
+        case lineError(ProxyProtocolError)
     }
 
-    enum Terminator: Equatable {
-        case space
-        case carriageReturn
+    struct Field {
+        /// The field's bytes, without the byte that ended it.
+        var text: UnsafeRawBufferPointer
+        var stop: Stop
     }
 
     // With the CRLF at bytes 105-106, content may occupy bytes 0-104.
     private static let lastContentIndex = V1HeaderParser.maximumLength - 3
-    private static let lastCarriageReturnIndex = V1HeaderParser.maximumLength - 2
 
-    /// The next byte, or nil at the end of the input.
-    mutating func next() throws(ProxyProtocolError) -> Token? {
-        guard index < bytes.count else { return nil }
-        let byte = bytes[index]
-        switch byte {
+    func peek() -> UInt8? {
+        index < bytes.count ? bytes[index] : nil
+    }
+
+    /// Reads to the next space or CR, consuming it.
+    mutating func scanField() -> Field {
+        let start = index
+        let contentEnd = min(bytes.count, Self.lastContentIndex + 1)
+        while index < contentEnd {
+            let byte = bytes[index]
+            // Most bytes are field content; only space, CR and LF sit at or below 0x20.
+            if byte > UInt8(ascii: " ") {
+                index += 1
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: " "):
+                index += 1
+                return Field(text: text(from: start, to: index - 1), stop: .space)
+            case UInt8(ascii: "\r"):
+                index += 1
+                return Field(text: text(from: start, to: index - 1), stop: .carriageReturn)
+            case UInt8(ascii: "\n"):
+                // An LF after a CR is read by `finishLine`; here it stands alone.
+                return Field(text: text(from: start, to: index), stop: .lineError(.v1BadLineEnding(offset: index)))
+            default:
+                index += 1
+            }
+        }
+        let field = text(from: start, to: index)
+        guard index < bytes.count else { return Field(text: field, stop: .endOfInput) }
+        // Byte 105: only the CR of the CRLF still fits.
+        switch bytes[index] {
         case UInt8(ascii: "\r"):
-            guard index <= Self.lastCarriageReturnIndex else { throw .v1LineTooLong }
             index += 1
-            return .carriageReturn
+            return Field(text: field, stop: .carriageReturn)
         case UInt8(ascii: "\n"):
-            // An LF after a CR is read by `finishLine`; here it stands alone.
-            throw .v1BadLineEnding(offset: index)
+            return Field(text: field, stop: .lineError(.v1BadLineEnding(offset: index)))
         default:
-            guard index <= Self.lastContentIndex else { throw .v1LineTooLong }
-            index += 1
-            return byte == UInt8(ascii: " ") ? .space : .content(byte)
+            return Field(text: field, stop: .lineError(.v1LineTooLong))
         }
     }
 
@@ -168,5 +192,9 @@ struct V1LineCursor {
         guard bytes[index] == UInt8(ascii: "\n") else { throw .v1BadLineEnding(offset: index - 1) }
         index += 1
         return index
+    }
+
+    private func text(from start: Int, to end: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: bytes[start..<end])
     }
 }

@@ -5,9 +5,7 @@ enum V2HeaderParser {
     /// `bytes` starts with the 12-byte signature (the detector matched it).
     static func parse(_ bytes: UnsafeRawBufferPointer, maximumHeaderLength: Int) -> ProxyDetection {
         do {
-            guard let (header, consumed) = try parseHeader(bytes, maximumHeaderLength: maximumHeaderLength)
-            else { return .needMore }
-            return .header(header, consumed: consumed)
+            return try parseHeader(bytes, maximumHeaderLength: maximumHeaderLength)
         } catch {
             return .invalid(error)
         }
@@ -24,24 +22,25 @@ enum V2HeaderParser {
         }
     }
 
+    @inline(__always)
     private static func parseHeader(
         _ bytes: UnsafeRawBufferPointer,
         maximumHeaderLength: Int
-    ) throws(ProxyProtocolError) -> (ProxyHeader, Int)? {
+    ) throws(ProxyProtocolError) -> ProxyDetection {
         let signatureLength = ProxySignature.v2Length
-        guard bytes.count > signatureLength else { return nil }
+        guard bytes.count > signatureLength else { return .needMore }
         let versionAndCommand = bytes[signatureLength]
         guard versionAndCommand >> 4 == 2 else { throw .v2BadVersion(versionAndCommand >> 4) }
         guard let command = ProxyCommand(rawValue: versionAndCommand & 0x0F) else {
             throw .v2BadCommand(versionAndCommand & 0x0F)
         }
 
-        guard bytes.count > signatureLength + 1 else { return nil }
+        guard bytes.count > signatureLength + 1 else { return .needMore }
         let family = bytes[signatureLength + 1]
         // Checked for LOCAL too: the spec says receivers must reject undefined values.
         guard let requiredLength = addressLength(ofFamily: family) else { throw .v2BadFamily(family) }
 
-        guard bytes.count >= V2Layout.fixedLength else { return nil }
+        guard bytes.count >= V2Layout.fixedLength else { return .needMore }
         let length = Int(bytes.loadBigEndian(at: signatureLength + 2, as: UInt16.self))
         let total = V2Layout.fixedLength + length
         guard total <= maximumHeaderLength else { throw .v2HeaderTooLong(length: total, limit: maximumHeaderLength) }
@@ -49,16 +48,18 @@ enum V2HeaderParser {
         guard command == .local || length >= requiredLength else {
             throw .v2AddressBlockTooShort(family: family, length: length, required: requiredLength)
         }
-        guard bytes.count >= total else { return nil }
+        guard bytes.count >= total else { return .needMore }
 
         let header = UnsafeRawBufferPointer(rebasing: bytes[0..<total])
         if command == .local || family == 0x00 {
-            return (ProxyHeader(version: .v2, command: command, transport: .unspecified, addresses: .unspecified), total)
+            let skipped = ProxyHeader(version: .v2, command: command, transport: .unspecified, addresses: .unspecified)
+            return .header(skipped, consumed: total)
         }
         let addresses = readAddresses(header, family: family)
         let tlvs = try readTLVs(header, from: V2Layout.fixedLength + requiredLength)
         let transport: ProxyTransport = family & 0x0F == 1 ? .stream : .datagram
-        return (ProxyHeader(version: .v2, command: .proxy, transport: transport, addresses: addresses, tlvs: tlvs), total)
+        let parsed = ProxyHeader(version: .v2, command: .proxy, transport: transport, addresses: addresses, tlvs: tlvs)
+        return .header(parsed, consumed: total)
     }
 
     /// The address block of a header whose family byte was checked and whose length covers it.
@@ -97,7 +98,12 @@ enum V2HeaderParser {
         from start: Int
     ) throws(ProxyProtocolError) -> [ProxyTLV] {
         guard start < header.count else { return [] }
+        // Count first, so the array is allocated once.
+        var count = 0
+        var counter = TLVReader(header, startingAt: start)
+        while case .success? = counter.next() { count += 1 }
         var tlvs: [ProxyTLV] = []
+        tlvs.reserveCapacity(count)
         var checksumOffset: Int?
         var reader = TLVReader(header, startingAt: start)
         while let next = reader.next() {
@@ -116,7 +122,7 @@ enum V2HeaderParser {
         if let checksumOffset {
             let received = header.loadBigEndian(at: checksumOffset, as: UInt32.self)
             let computed = V2Checksum.compute(header, checksumOffset: checksumOffset)
-            guard received == computed || true else { throw .v2CRC32CMismatch(received: received, computed: computed) }
+            guard received == computed else { throw .v2CRC32CMismatch(received: received, computed: computed) }
         }
         return tlvs
     }

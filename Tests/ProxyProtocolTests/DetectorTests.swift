@@ -9,7 +9,10 @@ let sampleHeaders: [(name: String, bytes: [UInt8])] = [
     ("v1 UNKNOWN long", ascii("PROXY UNKNOWN ffff:f...f:ffff ffff:f...f:ffff 65535 65535\r\n")),
     ("v2 LOCAL", v2Header(versionCommand: 0x20, family: 0x00)),
     ("v2 TCP4", v2Header(family: 0x11, body: ipv4Block)),
-    ("v2 TCP6 + TLVs + CRC", v2HeaderWithChecksum(family: 0x21, body: ipv6Block + tlvBytes(0x01, ascii("h2")) + tlvBytes(0x05, [1, 2, 3]))),
+    (
+        "v2 TCP6 + TLVs + CRC",
+        v2HeaderWithChecksum(family: 0x21, body: ipv6Block + tlvBytes(0x01, ascii("h2")) + tlvBytes(0x05, [1, 2, 3]))
+    ),
     ("v2 UNIX", v2Header(family: 0x31, body: [UInt8](repeating: 0x41, count: 216))),
 ]
 
@@ -21,7 +24,8 @@ struct DetectorTests {
         DetectionCase("HTTP/1.1 POST", "POST /api HTTP/1.1\r\n", .notProxy),
         DetectionCase("HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", .notProxy),
         DetectionCase(
-            "TLS ClientHello", [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03] + [UInt8](repeating: 0xAB, count: 32),
+            "TLS ClientHello",
+            [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03] + [UInt8](repeating: 0xAB, count: 32),
             .notProxy),
         DetectionCase("SSH banner", "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", .notProxy),
         DetectionCase("SMTP client", "EHLO mail.example.com\r\n", .notProxy),
@@ -61,7 +65,9 @@ struct DetectorTests {
         #expect(detector.detect(ascii("PROXYX")) == .invalid(.v1MissingSpace(offset: 5)))
         #expect(detector.detect(ascii("PROXY X")) == .invalid(.v1BadProtocol))
         #expect(detector.detect(ascii("PROXY TCP4 1.2.3.4 5.6.7.8 6553")) == .needMore)
-        #expect(detector.detect(ascii("PROXY TCP4 1.2.3.4 5.6.7.8 65536")) == .invalid(.v1PortOutOfRange(.sourcePort, value: 65536)))
+        #expect(
+            detector.detect(ascii("PROXY TCP4 1.2.3.4 5.6.7.8 65536"))
+                == .invalid(.v1PortOutOfRange(.sourcePort, value: 65536)))
         #expect(detector.detect(ascii("PROXY TCP4 1.2.3.4 5.6.7.8 0")) == .needMore)
         #expect(detector.detect(ascii("PROXY TCP4 1.2.3.4 5.6.7.8 01")) == .invalid(.v1BadPort(.sourcePort)))
         #expect(detector.detect(ascii("PROXY TCP4 1.2.3")) == .needMore)

@@ -19,8 +19,12 @@ private func text(_ header: ProxyHeader) throws -> String {
 struct EncoderTests {
     @Test("v1 lines")
     func v1Lines() throws {
-        #expect(try text(.tcp(source: clientV4, destination: serverV4, version: .v1)) == "PROXY TCP4 192.0.2.1 198.51.100.7 49152 443\r\n")
-        #expect(try text(.tcp(source: clientV6, destination: serverV6, version: .v1)) == "PROXY TCP6 2001:db8::1 2001:db8::2 1 65535\r\n")
+        #expect(
+            try text(.tcp(source: clientV4, destination: serverV4, version: .v1))
+                == "PROXY TCP4 192.0.2.1 198.51.100.7 49152 443\r\n")
+        #expect(
+            try text(.tcp(source: clientV6, destination: serverV6, version: .v1))
+                == "PROXY TCP6 2001:db8::1 2001:db8::2 1 65535\r\n")
         #expect(try text(.local(version: .v1)) == "PROXY UNKNOWN\r\n")
         let unix = ProxyHeader(
             version: .v1, command: .proxy, transport: .stream,
@@ -34,7 +38,8 @@ struct EncoderTests {
         #expect(try text(local) == "PROXY UNKNOWN\r\n")
         // TLVs cannot be carried by v1: ignored.
         let withTLVs = ProxyHeader.tcp(
-            source: clientV4, destination: serverV4, version: .v1, tlvs: [ProxyTLV(type: ProxyTLV.authority, text: "x")])
+            source: clientV4, destination: serverV4, version: .v1, tlvs: [ProxyTLV(type: ProxyTLV.authority, text: "x")]
+        )
         #expect(try text(withTLVs) == "PROXY TCP4 192.0.2.1 198.51.100.7 49152 443\r\n")
         #expect(ProxyHeaderEncoder.encodedLength(of: withTLVs, appendingCRC32C: true) == 45)
         let longest = ProxyHeader(
@@ -48,7 +53,8 @@ struct EncoderTests {
     @Test("tcp() keeps one family: unmaps when both sides are IPv4, maps when they differ")
     func tcpFamilies() {
         let v4 = ProxyAddresses.ipv4(
-            source: IPv4Address(192, 0, 2, 1), destination: IPv4Address(198, 51, 100, 7), sourcePort: 49152, destinationPort: 443)
+            source: IPv4Address(192, 0, 2, 1), destination: IPv4Address(198, 51, 100, 7), sourcePort: 49152,
+            destinationPort: 443)
         #expect(ProxyHeader.tcp(source: clientV4, destination: serverV4, version: .v2).addresses == v4)
         #expect(ProxyHeader.tcp(source: mapped(clientV4), destination: mapped(serverV4), version: .v2).addresses == v4)
         #expect(ProxyHeader.tcp(source: mapped(clientV4), destination: serverV4, version: .v2).addresses == v4)
@@ -80,7 +86,8 @@ struct EncoderTests {
         var local = header
         local.command = .local
         local.tlvs = [ProxyTLV(type: ProxyTLV.noop, value: [0])]
-        #expect(try ProxyHeaderEncoder.encode(local, appendingCRC32C: true) == v2Header(versionCommand: 0x20, family: 0x00))
+        #expect(
+            try ProxyHeaderEncoder.encode(local, appendingCRC32C: true) == v2Header(versionCommand: 0x20, family: 0x00))
         var unspecified = header
         unspecified.transport = .unspecified
         #expect(try ProxyHeaderEncoder.encode(unspecified) == v2Header(versionCommand: 0x21, family: 0x00))
@@ -112,17 +119,30 @@ struct EncoderTests {
         }
     }
 
-    @Test("encoding errors", arguments: [
-        ([ProxyTLV(type: 0xE1, value: [UInt8](repeating: 0, count: 65536))], ProxyProtocolErrorCode.tlvValueTooLong),
-        ([ProxyTLV(type: ProxyTLV.uniqueID, value: [UInt8](repeating: 0, count: 129))], .v2UniqueIDTooLong),
-        ([ProxyTLV(type: ProxyTLV.crc32c, value: [1, 2])], .v2CRC32CBadLength),
-        ([ProxyTLV(type: ProxyTLV.crc32c, value: [0, 0, 0, 0]), ProxyTLV(type: ProxyTLV.crc32c, value: [0, 0, 0, 0])], .v2CRC32CDuplicate),
-        ([ProxyTLV(type: ProxyTLV.ssl, value: [1])], .v2MalformedSSL),
-        (
-            [ProxyTLV(type: 0xE1, value: [UInt8](repeating: 0, count: 40000)), ProxyTLV(type: 0xE2, value: [UInt8](repeating: 0, count: 40000))],
-            .v2LengthOverflow
-        ),
-    ])
+    @Test(
+        "encoding errors",
+        arguments: [
+            (
+                [ProxyTLV(type: 0xE1, value: [UInt8](repeating: 0, count: 65536))],
+                ProxyProtocolErrorCode.tlvValueTooLong
+            ),
+            ([ProxyTLV(type: ProxyTLV.uniqueID, value: [UInt8](repeating: 0, count: 129))], .v2UniqueIDTooLong),
+            ([ProxyTLV(type: ProxyTLV.crc32c, value: [1, 2])], .v2CRC32CBadLength),
+            (
+                [
+                    ProxyTLV(type: ProxyTLV.crc32c, value: [0, 0, 0, 0]),
+                    ProxyTLV(type: ProxyTLV.crc32c, value: [0, 0, 0, 0]),
+                ], .v2CRC32CDuplicate
+            ),
+            ([ProxyTLV(type: ProxyTLV.ssl, value: [1])], .v2MalformedSSL),
+            (
+                [
+                    ProxyTLV(type: 0xE1, value: [UInt8](repeating: 0, count: 40000)),
+                    ProxyTLV(type: 0xE2, value: [UInt8](repeating: 0, count: 40000)),
+                ],
+                .v2LengthOverflow
+            ),
+        ])
     func errors(tlvs: [ProxyTLV], code: ProxyProtocolErrorCode) {
         let header = ProxyHeader.tcp(source: clientV4, destination: serverV4, version: .v2, tlvs: tlvs)
         #expect {

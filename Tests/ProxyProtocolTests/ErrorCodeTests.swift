@@ -5,7 +5,8 @@ import Testing
 struct ErrorCodeTests {
     @Test("raw values are contiguous from 0, so counters can be an array")
     func contiguous() {
-        #expect(ProxyProtocolErrorCode.allCases.map(\.rawValue) == Array(0..<UInt8(ProxyProtocolErrorCode.allCases.count)))
+        #expect(
+            ProxyProtocolErrorCode.allCases.map(\.rawValue) == Array(0..<UInt8(ProxyProtocolErrorCode.allCases.count)))
     }
 
     @Test("names are unique snake_case")
@@ -21,12 +22,14 @@ struct ErrorCodeTests {
     }
 
     static let oneErrorPerCode: [ProxyProtocolError] = [
-        .badSignature, .truncated(available: 3), .v1LineTooLong, .v1BadLineEnding(offset: 9), .v1MissingSpace(offset: 5),
+        .badSignature, .truncated(available: 3), .v1LineTooLong, .v1BadLineEnding(offset: 9),
+        .v1MissingSpace(offset: 5),
         .v1BadProtocol, .v1EmptyField(.sourcePort), .v1MissingField(.destinationPort), .v1TooManyFields,
         .v1BadAddress(.sourceAddress), .v1BadAddress(.destinationAddress), .v1AddressFamilyMismatch(.sourceAddress),
         .v1BadPort(.destinationPort), .v1PortOutOfRange(.sourcePort, value: 70000), .v2BadVersion(3), .v2BadCommand(2),
         .v2BadFamily(0x13), .v2HeaderTooLong(length: 5000, limit: 4096),
-        .v2AddressBlockTooShort(family: 0x21, length: 12, required: 36), .v2TLVOverrun(offset: 40), .v2CRC32CBadLength(3),
+        .v2AddressBlockTooShort(family: 0x21, length: 12, required: 36), .v2TLVOverrun(offset: 40),
+        .v2CRC32CBadLength(3),
         .v2CRC32CDuplicate, .v2CRC32CMismatch(received: 1, computed: 0xDEAD_BEEF), .v2UniqueIDTooLong(129),
         .v2SSLTooShort(4), .bufferTooSmall(required: 52, available: 16), .tlvValueTooLong(type: 0xE0, length: 70000),
         .v2LengthOverflow(70000),
@@ -40,7 +43,8 @@ struct ErrorCodeTests {
             #expect(!error.description.hasSuffix("."), "\(error.code)")
         }
         #expect(ProxyProtocolError.v2BadFamily(0x03).description.contains("0x03"))
-        #expect(ProxyProtocolError.v2CRC32CMismatch(received: 1, computed: 0xDEAD_BEEF).description.contains("0xdeadbeef"))
+        #expect(
+            ProxyProtocolError.v2CRC32CMismatch(received: 1, computed: 0xDEAD_BEEF).description.contains("0xdeadbeef"))
         #expect(ProxyProtocolError.v2CRC32CMismatch(received: 1, computed: 0).description.contains("0x00000001"))
         #expect(ProxyProtocolError.v1EmptyField(.protocolAndFamily).description.contains("protocol"))
     }

@@ -12,13 +12,17 @@ struct FuzzTests {
     private static func seeds(using rng: inout SplitMix64) -> [[UInt8]] {
         var seeds = sampleHeaders.map(\.bytes)
         for _ in 0..<40 {
-            let source = IPEndpoint(address: .v6(randomIPv6(using: &rng)), port: UInt16.random(in: 0...UInt16.max, using: &rng))
+            let source = IPEndpoint(
+                address: .v6(randomIPv6(using: &rng)), port: UInt16.random(in: 0...UInt16.max, using: &rng))
             let destination = IPEndpoint(
-                address: .v4(IPv4Address(UInt32.random(in: 0...UInt32.max, using: &rng))), port: UInt16.random(in: 0...9, using: &rng))
+                address: .v4(IPv4Address(UInt32.random(in: 0...UInt32.max, using: &rng))),
+                port: UInt16.random(in: 0...9, using: &rng))
             let tlvs = (0..<Int.random(in: 0...3, using: &rng)).map { _ in
                 ProxyTLV(
-                    type: [ProxyTLV.alpn, ProxyTLV.authority, ProxyTLV.uniqueID, ProxyTLV.noop, ProxyTLV.netns, 0xE5].randomElement(using: &rng)!,
-                    value: (0..<Int.random(in: 0...20, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) })
+                    type: [ProxyTLV.alpn, ProxyTLV.authority, ProxyTLV.uniqueID, ProxyTLV.noop, ProxyTLV.netns, 0xE5]
+                        .randomElement(using: &rng)!,
+                    value: (0..<Int.random(in: 0...20, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                )
             }
             let version: ProxyProtocolVersion = Bool.random(using: &rng) ? .v1 : .v2
             let header = ProxyHeader.tcp(source: source, destination: destination, version: version, tlvs: tlvs)
@@ -65,7 +69,12 @@ struct FuzzTests {
         switch Int.random(in: 0..<4, using: &rng) {
         case 0: prefix = ascii("PROXY ")
         case 1: prefix = ascii(["PROXY TCP4 ", "PROXY TCP6 ", "PROXY UNKNOWN"].randomElement(using: &rng)!)
-        case 2: prefix = v2Signature + [0x20 | UInt8.random(in: 0...1, using: &rng), [0x00, 0x11, 0x12, 0x21, 0x22, 0x31, 0x32].randomElement(using: &rng)!, 0]
+        case 2:
+            prefix =
+                v2Signature + [
+                    0x20 | UInt8.random(in: 0...1, using: &rng),
+                    [0x00, 0x11, 0x12, 0x21, 0x22, 0x31, 0x32].randomElement(using: &rng)!, 0,
+                ]
         default: prefix = []
         }
         let count = Int.random(in: 0...120, using: &rng)
@@ -88,7 +97,9 @@ struct FuzzTests {
             if !input.isEmpty {
                 let cut = Int.random(in: 0..<input.count, using: &rng)
                 let early = detector.detect(Array(input[0..<cut]))
-                #expect(early == .needMore || early == result, "prefix \(cut) of \(input) said \(early), all said \(result)")
+                #expect(
+                    early == .needMore || early == result, "prefix \(cut) of \(input) said \(early), all said \(result)"
+                )
             }
 
             guard case .header(let header, let consumed) = result else { continue }

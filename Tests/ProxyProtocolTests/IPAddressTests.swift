@@ -36,8 +36,9 @@ struct IPAddressTests {
     func endpointDescription() {
         #expect(IPEndpoint(address: .v4(IPv4Address(1, 2, 3, 4)), port: 80).description == "1.2.3.4:80")
         #expect(IPEndpoint(address: .v6(.loopback), port: 8080).description == "[::1]:8080")
-        #expect(IPEndpoint(address: .v6(IPv6Address(v4Mapped: IPv4Address(1, 2, 3, 4))), port: 0).description
-            == "[::ffff:1.2.3.4]:0")
+        #expect(
+            IPEndpoint(address: .v6(IPv6Address(v4Mapped: IPv4Address(1, 2, 3, 4))), port: 0).description
+                == "[::ffff:1.2.3.4]:0")
         #expect(IPAddress.v6(IPv6Address(high: 0x2001_0DB8_0000_0000, low: 1)).description == "2001:db8::1")
     }
 }

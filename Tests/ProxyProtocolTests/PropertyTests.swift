@@ -13,10 +13,12 @@ enum HeaderGenerators {
     static let unixPath = Gen<UInt8>.value().array(of: 0...108).map { UnixSocketPath($0)! }
 
     static let ipv4Addresses = zip(ipv4, ipv4, port, port).map { source, destination, sourcePort, destinationPort in
-        ProxyAddresses.ipv4(source: source, destination: destination, sourcePort: sourcePort, destinationPort: destinationPort)
+        ProxyAddresses.ipv4(
+            source: source, destination: destination, sourcePort: sourcePort, destinationPort: destinationPort)
     }
     static let ipv6Addresses = zip(ipv6, ipv6, port, port).map { source, destination, sourcePort, destinationPort in
-        ProxyAddresses.ipv6(source: source, destination: destination, sourcePort: sourcePort, destinationPort: destinationPort)
+        ProxyAddresses.ipv6(
+            source: source, destination: destination, sourcePort: sourcePort, destinationPort: destinationPort)
     }
     static let unixAddresses = zip(unixPath, unixPath).map { ProxyAddresses.unix(source: $0, destination: $1) }
 
@@ -25,13 +27,17 @@ enum HeaderGenerators {
         ProxyTLV(type: type == ProxyTLV.crc32c || type == ProxyTLV.ssl ? 0xE0 : type, value: value)
     }
     static let sslTLV = zip(
-        Gen<UInt8>.value(in: 0...7), Gen<UInt32>.value(), Gen<UInt8>.value(in: 0x21...0x25), Gen<UInt8>.value(in: 0x20...0x7E).array(of: 0...30)
+        Gen<UInt8>.value(in: 0...7), Gen<UInt32>.value(), Gen<UInt8>.value(in: 0x21...0x25),
+        Gen<UInt8>.value(in: 0x20...0x7E).array(of: 0...30)
     ).map { client, verify, subType, text in
         ProxySSLInfo(client: client, verify: verify, subTLVs: [ProxyTLV(type: subType, value: text)]).tlv
     }
-    static let tlvs = zip(rawTLV.array(of: 0...6), sslTLV, Gen.bool).map { raw, ssl, withSSL in withSSL ? raw + [ssl] : raw }
+    static let tlvs = zip(rawTLV.array(of: 0...6), sslTLV, Gen.bool).map { raw, ssl, withSSL in
+        withSSL ? raw + [ssl] : raw
+    }
 
-    static let v1Header = zip(Gen<ProxyAddresses>.oneOf(ipv4Addresses, ipv6Addresses), Gen.bool(0.1)).map { addresses, unknown in
+    static let v1Header = zip(Gen<ProxyAddresses>.oneOf(ipv4Addresses, ipv6Addresses), Gen.bool(0.1)).map {
+        addresses, unknown in
         unknown
             ? ProxyHeader.local(version: .v1)
             : ProxyHeader(version: .v1, command: .proxy, transport: .stream, addresses: addresses)
@@ -42,7 +48,9 @@ enum HeaderGenerators {
     ).map { addresses, datagram, tlvs, local in
         local
             ? ProxyHeader.local(version: .v2)
-            : ProxyHeader(version: .v2, command: .proxy, transport: datagram ? .datagram : .stream, addresses: addresses, tlvs: tlvs)
+            : ProxyHeader(
+                version: .v2, command: .proxy, transport: datagram ? .datagram : .stream, addresses: addresses,
+                tlvs: tlvs)
     }
 }
 
@@ -79,8 +87,12 @@ struct PropertyTests {
 
     @Test("tcp() headers of any two endpoints keep one family and round-trip in both versions")
     func tcpRoundTrip() async {
-        let endpoint = zip(Gen<IPAddress>.oneOf(HeaderGenerators.ipv4.map { IPAddress.v4($0) }, HeaderGenerators.ipv6.map { IPAddress.v6($0) }), HeaderGenerators.port)
-            .map { IPEndpoint(address: $0, port: $1) }
+        let endpoint = zip(
+            Gen<IPAddress>.oneOf(
+                HeaderGenerators.ipv4.map { IPAddress.v4($0) }, HeaderGenerators.ipv6.map { IPAddress.v6($0) }),
+            HeaderGenerators.port
+        )
+        .map { IPEndpoint(address: $0, port: $1) }
         await propertyCheck(count: 1000, input: endpoint, endpoint, Gen.bool) { source, destination, useV2 in
             let header = ProxyHeader.tcp(source: source, destination: destination, version: useV2 ? .v2 : .v1)
             let bytes = try ProxyHeaderEncoder.encode(header)

@@ -8,17 +8,21 @@ struct TLVTests {
         let ssl = ProxySSLInfo(
             client: ProxySSLInfo.clientSSL | ProxySSLInfo.clientCertificateConnection, verify: 0,
             subTLVs: [
-                ProxyTLV(type: ProxyTLV.sslVersion, text: "TLSv1.3"), ProxyTLV(type: ProxyTLV.sslCommonName, text: "client.example"),
+                ProxyTLV(type: ProxyTLV.sslVersion, text: "TLSv1.3"),
+                ProxyTLV(type: ProxyTLV.sslCommonName, text: "client.example"),
                 ProxyTLV(type: ProxyTLV.sslCipher, text: "TLS_AES_256_GCM_SHA384"),
-                ProxyTLV(type: ProxyTLV.sslSignatureAlgorithm, text: "SHA256"), ProxyTLV(type: ProxyTLV.sslKeyAlgorithm, text: "RSA2048"),
+                ProxyTLV(type: ProxyTLV.sslSignatureAlgorithm, text: "SHA256"),
+                ProxyTLV(type: ProxyTLV.sslKeyAlgorithm, text: "RSA2048"),
             ])
         let tlvs = [
             ProxyTLV(type: ProxyTLV.alpn, text: "h2"), ProxyTLV(type: ProxyTLV.authority, text: "example.com"),
-            ProxyTLV(type: ProxyTLV.authority, text: "second.example"), ProxyTLV(type: ProxyTLV.uniqueID, value: [1, 2, 3]),
+            ProxyTLV(type: ProxyTLV.authority, text: "second.example"),
+            ProxyTLV(type: ProxyTLV.uniqueID, value: [1, 2, 3]),
             ProxyTLV(type: ProxyTLV.netns, text: "blue"), ssl.tlv,
         ]
         let header = ProxyHeader.tcp(
-            source: IPEndpoint(address: .v4(IPv4Address(1, 2, 3, 4)), port: 1), destination: IPEndpoint(address: .v4(.loopback), port: 2),
+            source: IPEndpoint(address: .v4(IPv4Address(1, 2, 3, 4)), port: 1),
+            destination: IPEndpoint(address: .v4(.loopback), port: 2),
             version: .v2, tlvs: tlvs)
         let bytes = try ProxyHeaderEncoder.encode(header, appendingCRC32C: true)
         let parsed = try detector.parse(bytes).header
@@ -42,12 +46,17 @@ struct TLVTests {
 
     @Test("SSL parsing checks the type and the structure")
     func sslParsing() throws {
-        #expect(throws: ProxyProtocolError.v2NotSSL(type: 0x02)) { try ProxySSLInfo(parsing: ProxyTLV(type: 0x02, value: [0, 0, 0, 0, 0])) }
-        #expect(throws: ProxyProtocolError.v2SSLTooShort(4)) { try ProxySSLInfo(parsing: ProxyTLV(type: 0x20, value: [0, 0, 0, 0])) }
+        #expect(throws: ProxyProtocolError.v2NotSSL(type: 0x02)) {
+            try ProxySSLInfo(parsing: ProxyTLV(type: 0x02, value: [0, 0, 0, 0, 0]))
+        }
+        #expect(throws: ProxyProtocolError.v2SSLTooShort(4)) {
+            try ProxySSLInfo(parsing: ProxyTLV(type: 0x20, value: [0, 0, 0, 0]))
+        }
         #expect(throws: ProxyProtocolError.v2SSLSubTLVOverrun(offset: 5)) {
             try ProxySSLInfo(parsing: ProxyTLV(type: 0x20, value: [0, 0, 0, 0, 0, 0x21, 0, 2, 0x41]))
         }
-        let info = try ProxySSLInfo(parsing: ProxyTLV(type: 0x20, value: [0x05, 0x00, 0x00, 0x01, 0x02, 0x99, 0x00, 0x00]))
+        let info = try ProxySSLInfo(
+            parsing: ProxyTLV(type: 0x20, value: [0x05, 0x00, 0x00, 0x01, 0x02, 0x99, 0x00, 0x00]))
         #expect(info.client == 0x05)
         #expect(info.verify == 0x0102)
         #expect(info.subTLVs == [ProxyTLV(type: 0x99, value: [])])
@@ -67,8 +76,12 @@ struct TLVTests {
     @Test("registered type numbers")
     func typeNumbers() {
         #expect(
-            [ProxyTLV.alpn, ProxyTLV.authority, ProxyTLV.crc32c, ProxyTLV.noop, ProxyTLV.uniqueID, ProxyTLV.ssl, ProxyTLV.sslVersion,
-             ProxyTLV.sslCommonName, ProxyTLV.sslCipher, ProxyTLV.sslSignatureAlgorithm, ProxyTLV.sslKeyAlgorithm, ProxyTLV.netns]
+            [
+                ProxyTLV.alpn, ProxyTLV.authority, ProxyTLV.crc32c, ProxyTLV.noop, ProxyTLV.uniqueID, ProxyTLV.ssl,
+                ProxyTLV.sslVersion,
+                ProxyTLV.sslCommonName, ProxyTLV.sslCipher, ProxyTLV.sslSignatureAlgorithm, ProxyTLV.sslKeyAlgorithm,
+                ProxyTLV.netns,
+            ]
                 == [0x01, 0x02, 0x03, 0x04, 0x05, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x30])
         #expect(ProxyTLV.customTypes.contains(0xE7))
         #expect(ProxyTLV.experimentalTypes == 0xF0...0xF7)
@@ -95,7 +108,8 @@ struct TLVTests {
         #expect(UnixSocketPath([UInt8](repeating: 0x61, count: 109)) == nil)
         #expect(UnixSocketPath(path: "/a") == UnixSocketPath(path: "/a"))
         #expect(UnixSocketPath(path: "/a") != UnixSocketPath(path: "/b"))
-        #expect(Set([UnixSocketPath(path: "/a")!, UnixSocketPath(path: "/a")!, UnixSocketPath(path: "/b")!]).count == 2)
+        #expect(
+            Set([UnixSocketPath(path: "/a")!, UnixSocketPath(path: "/a")!, UnixSocketPath(path: "/b")!]).count == 2)
         // Bytes after the first NUL are kept: equality is over all 108.
         let trailing = try #require(UnixSocketPath(ascii("/a") + [0, 0x42]))
         #expect(trailing != UnixSocketPath(path: "/a"))

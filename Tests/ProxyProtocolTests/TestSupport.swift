@@ -33,7 +33,8 @@ let ipv6Block: [UInt8] = {
     return documentationPrefix + [1] + documentationPrefix + [2] + ports
 }()
 let ipv6BlockAddresses = ProxyAddresses.ipv6(
-    source: IPv6Address(high: 0x2001_0DB8_0000_0000, low: 1), destination: IPv6Address(high: 0x2001_0DB8_0000_0000, low: 2),
+    source: IPv6Address(high: 0x2001_0DB8_0000_0000, low: 1),
+    destination: IPv6Address(high: 0x2001_0DB8_0000_0000, low: 2),
     sourcePort: 1, destinationPort: 65535)
 
 /// A header with a CRC32C TLV appended and its checksum filled in (TLVs given before it).
@@ -109,7 +110,9 @@ func checkDetection(_ row: DetectionCase, sourceLocation: SourceLocation = #_sou
     for length in 0..<row.input.count {
         let prefixResult = detector.detect(Array(row.input[0..<length]))
         if prefixResult != .needMore {
-            #expect(prefixResult == result, "\(row.name): prefix \(length) decided \(prefixResult)", sourceLocation: sourceLocation)
+            #expect(
+                prefixResult == result, "\(row.name): prefix \(length) decided \(prefixResult)",
+                sourceLocation: sourceLocation)
             break
         }
     }

@@ -7,7 +7,8 @@ private func tcp4(_ source: IPv4Address, _ destination: IPv4Address, _ sourcePor
     .header(
         ProxyHeader(
             version: .v1, command: .proxy, transport: .stream,
-            addresses: .ipv4(source: source, destination: destination, sourcePort: sourcePort, destinationPort: destinationPort)),
+            addresses: .ipv4(
+                source: source, destination: destination, sourcePort: sourcePort, destinationPort: destinationPort)),
         consumed: nil)
 }
 
@@ -41,7 +42,8 @@ struct V1ParserTests {
             "longest TCP6 line (104 bytes)", "PROXY TCP6 \(longestIPv6) \(longestIPv6) 65535 65535\r\n",
             tcp6(longestIPv6, longestIPv6, 65535, 65535)),
         DetectionCase(
-            "TCP6 upper case and full groups", "PROXY TCP6 2001:DB8::1 0000:0000:0000:0000:0000:0000:0000:0001 80 443\r\n",
+            "TCP6 upper case and full groups",
+            "PROXY TCP6 2001:DB8::1 0000:0000:0000:0000:0000:0000:0000:0001 80 443\r\n",
             tcp6("2001:db8::1", "::1", 80, 443)),
         DetectionCase(
             "TCP6 v4-mapped in hex", "PROXY TCP6 ::ffff:c000:201 ::ffff:c633:6407 1024 8443\r\n",
@@ -49,10 +51,13 @@ struct V1ParserTests {
         DetectionCase("UNKNOWN short form", "PROXY UNKNOWN\r\n", unknown),
         DetectionCase(
             "UNKNOWN worst case (107 bytes)", "PROXY UNKNOWN \(longestIPv6) \(longestIPv6) 65535 65535\r\n", unknown),
-        DetectionCase("UNKNOWN with arbitrary bytes", ascii("PROXY UNKNOWN ") + [0, 0xFF, 0x7F, 0x20, 0x09] + ascii("\r\n"), unknown),
+        DetectionCase(
+            "UNKNOWN with arbitrary bytes", ascii("PROXY UNKNOWN ") + [0, 0xFF, 0x7F, 0x20, 0x09] + ascii("\r\n"),
+            unknown),
         DetectionCase("UNKNOWN with a bare space", "PROXY UNKNOWN \r\n", unknown),
         DetectionCase(
-            "UNKNOWN padded to exactly 107 bytes", "PROXY UNKNOWN " + String(repeating: "x", count: 91) + "\r\n", unknown),
+            "UNKNOWN padded to exactly 107 bytes", "PROXY UNKNOWN " + String(repeating: "x", count: 91) + "\r\n",
+            unknown),
         DetectionCase(
             "followed by payload", "PROXY TCP4 10.0.0.1 10.0.0.2 1 2\r\nGET / HTTP/1.1\r\n",
             .header(
@@ -63,7 +68,8 @@ struct V1ParserTests {
                         destinationPort: 2)),
                 consumed: 34)),
         DetectionCase(
-            "followed by a v2 header", ascii("PROXY UNKNOWN\r\n") + v2Signature, .header(.local(version: .v1), consumed: 15)),
+            "followed by a v2 header", ascii("PROXY UNKNOWN\r\n") + v2Signature,
+            .header(.local(version: .v1), consumed: 15)),
     ]
 
     @Test("valid lines", arguments: validLines)
@@ -83,7 +89,9 @@ struct V1ParserTests {
         DetectionCase(
             "UNKNOWN one byte over 107", "PROXY UNKNOWN " + String(repeating: "x", count: 92) + "\r\n",
             .invalid(.v1LineTooLong)),
-        DetectionCase("no CRLF within 107 bytes", "PROXY UNKNOWN " + String(repeating: "y", count: 200), .invalid(.v1LineTooLong)),
+        DetectionCase(
+            "no CRLF within 107 bytes", "PROXY UNKNOWN " + String(repeating: "y", count: 200),
+            .invalid(.v1LineTooLong)),
         // Structure.
         DetectionCase("no space after PROXY", "PROXYTCP4 1.2.3.4 5.6.7.8 1 2\r\n", .invalid(.v1MissingSpace)),
         DetectionCase("line ends after PROXY", "PROXY\r\n", .invalid(.v1MissingField)),
@@ -114,20 +122,24 @@ struct V1ParserTests {
         DetectionCase("empty octet", "PROXY TCP4 1..3.4 5.6.7.8 1 2\r\n", .invalid(.v1BadSourceAddress)),
         DetectionCase("IPv6 under TCP4", "PROXY TCP4 ::1 ::1 1 2\r\n", .invalid(.v1AddressFamilyMismatch)),
         DetectionCase("IPv4 under TCP6", "PROXY TCP6 1.2.3.4 5.6.7.8 1 2\r\n", .invalid(.v1AddressFamilyMismatch)),
-        DetectionCase("IPv4 destination under TCP6", "PROXY TCP6 ::1 5.6.7.8 1 2\r\n", .invalid(.v1AddressFamilyMismatch)),
+        DetectionCase(
+            "IPv4 destination under TCP6", "PROXY TCP6 ::1 5.6.7.8 1 2\r\n", .invalid(.v1AddressFamilyMismatch)),
         DetectionCase("mixed IPv6 form", "PROXY TCP6 ::ffff:1.2.3.4 ::1 1 2\r\n", .invalid(.v1BadSourceAddress)),
         DetectionCase("bracketed IPv6", "PROXY TCP6 [::1] ::1 1 2\r\n", .invalid(.v1BadSourceAddress)),
         DetectionCase("IPv6 zone id", "PROXY TCP6 fe80::1%eth0 ::1 1 2\r\n", .invalid(.v1BadSourceAddress)),
-        DetectionCase("nine IPv6 groups", "PROXY TCP6 ::1 1:2:3:4:5:6:7:8:9 1 2\r\n", .invalid(.v1BadDestinationAddress)),
+        DetectionCase(
+            "nine IPv6 groups", "PROXY TCP6 ::1 1:2:3:4:5:6:7:8:9 1 2\r\n", .invalid(.v1BadDestinationAddress)),
         DetectionCase("two gaps", "PROXY TCP6 ::1 1::2::3 1 2\r\n", .invalid(.v1BadDestinationAddress)),
         DetectionCase("five-digit group", "PROXY TCP6 12345::1 ::1 1 2\r\n", .invalid(.v1BadSourceAddress)),
         DetectionCase("seven IPv6 groups", "PROXY TCP6 1:2:3:4:5:6:7 ::1 1 2\r\n", .invalid(.v1BadSourceAddress)),
-        DetectionCase("non-ASCII in an address", ascii("PROXY TCP4 1.2.3.") + [0xC2, 0xB9] + ascii(" 5.6.7.8 1 2\r\n"),
+        DetectionCase(
+            "non-ASCII in an address", ascii("PROXY TCP4 1.2.3.") + [0xC2, 0xB9] + ascii(" 5.6.7.8 1 2\r\n"),
             .invalid(.v1BadSourceAddress)),
         // Ports.
         DetectionCase("source port 65536", "PROXY TCP4 1.2.3.4 5.6.7.8 65536 80\r\n", .invalid(.v1PortOutOfRange)),
         DetectionCase("destination port 65536", "PROXY TCP4 1.2.3.4 5.6.7.8 80 65536\r\n", .invalid(.v1PortOutOfRange)),
-        DetectionCase("huge port", "PROXY TCP4 1.2.3.4 5.6.7.8 99999999999999999999 1\r\n", .invalid(.v1PortOutOfRange)),
+        DetectionCase(
+            "huge port", "PROXY TCP4 1.2.3.4 5.6.7.8 99999999999999999999 1\r\n", .invalid(.v1PortOutOfRange)),
         DetectionCase("leading zero port", "PROXY TCP4 1.2.3.4 5.6.7.8 080 80\r\n", .invalid(.v1BadPort)),
         DetectionCase("double zero port", "PROXY TCP4 1.2.3.4 5.6.7.8 00 80\r\n", .invalid(.v1BadPort)),
         DetectionCase("plus sign", "PROXY TCP4 1.2.3.4 5.6.7.8 +80 80\r\n", .invalid(.v1BadPort)),
@@ -140,15 +152,17 @@ struct V1ParserTests {
         checkDetection(row)
     }
 
-    @Test("errors name the field and value", arguments: [
-        ("PROXY TCP4 1.2.3.4 5.6.7.8 65536 80\r\n", ProxyProtocolError.v1PortOutOfRange(.sourcePort, value: 65536)),
-        ("PROXY TCP4 1.2.3.4 5.6.7.8 80 100000\r\n", .v1PortOutOfRange(.destinationPort, value: 100_000)),
-        ("PROXY TCP4 1.2.3 5.6.7.8 1 2\r\n", .v1BadAddress(.sourceAddress)),
-        ("PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n", .v1MissingField(.destinationPort)),
-        ("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\rX", .v1BadLineEnding(offset: 30)),
-        ("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n", .v1BadLineEnding(offset: 30)),
-        ("PROXY TCP6 1.2.3.4 ::1 1 2\r\n", .v1AddressFamilyMismatch(.sourceAddress)),
-    ])
+    @Test(
+        "errors name the field and value",
+        arguments: [
+            ("PROXY TCP4 1.2.3.4 5.6.7.8 65536 80\r\n", ProxyProtocolError.v1PortOutOfRange(.sourcePort, value: 65536)),
+            ("PROXY TCP4 1.2.3.4 5.6.7.8 80 100000\r\n", .v1PortOutOfRange(.destinationPort, value: 100_000)),
+            ("PROXY TCP4 1.2.3 5.6.7.8 1 2\r\n", .v1BadAddress(.sourceAddress)),
+            ("PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n", .v1MissingField(.destinationPort)),
+            ("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\rX", .v1BadLineEnding(offset: 30)),
+            ("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n", .v1BadLineEnding(offset: 30)),
+            ("PROXY TCP6 1.2.3.4 ::1 1 2\r\n", .v1AddressFamilyMismatch(.sourceAddress)),
+        ])
     func exactErrors(input: String, error: ProxyProtocolError) {
         #expect(detector.detect(ascii(input)) == .invalid(error))
     }

@@ -1,8 +1,12 @@
 import ProxyProtocol
 import Testing
 
-private func proxy(_ transport: ProxyTransport, _ addresses: ProxyAddresses, _ tlvs: [ProxyTLV] = []) -> ExpectedDetection {
-    .header(ProxyHeader(version: .v2, command: .proxy, transport: transport, addresses: addresses, tlvs: tlvs), consumed: nil)
+private func proxy(_ transport: ProxyTransport, _ addresses: ProxyAddresses, _ tlvs: [ProxyTLV] = [])
+    -> ExpectedDetection
+{
+    .header(
+        ProxyHeader(version: .v2, command: .proxy, transport: transport, addresses: addresses, tlvs: tlvs),
+        consumed: nil)
 }
 
 private let local = ExpectedDetection.header(.local(version: .v2), consumed: nil)
@@ -21,10 +25,12 @@ private let sslValue: [UInt8] =
 struct V2ParserTests {
     static let validHeaders: [DetectionCase] = [
         DetectionCase("LOCAL, empty", v2Header(versionCommand: 0x20, family: 0x00), local),
-        DetectionCase("LOCAL skips what it holds", v2Header(versionCommand: 0x20, family: 0x11, body: ipv4Block + [1, 2]), local),
+        DetectionCase(
+            "LOCAL skips what it holds", v2Header(versionCommand: 0x20, family: 0x11, body: ipv4Block + [1, 2]), local),
         DetectionCase("LOCAL with a family but no addresses", v2Header(versionCommand: 0x20, family: 0x21), local),
         DetectionCase(
-            "LOCAL skips a TLV overrun unread", v2Header(versionCommand: 0x20, family: 0x00, body: [0x04, 0xFF, 0xFF]), local),
+            "LOCAL skips a TLV overrun unread", v2Header(versionCommand: 0x20, family: 0x00, body: [0x04, 0xFF, 0xFF]),
+            local),
         DetectionCase("TCP over IPv4", v2Header(family: 0x11, body: ipv4Block), proxy(.stream, ipv4BlockAddresses)),
         DetectionCase("UDP over IPv4", v2Header(family: 0x12, body: ipv4Block), proxy(.datagram, ipv4BlockAddresses)),
         DetectionCase("TCP over IPv6", v2Header(family: 0x21, body: ipv6Block), proxy(.stream, ipv6BlockAddresses)),
@@ -36,12 +42,15 @@ struct V2ParserTests {
             "UNIX datagram", v2Header(family: 0x32, body: unixBlock),
             proxy(.datagram, .unix(source: unixSource, destination: unixDestination))),
         DetectionCase("PROXY UNSPEC, empty", v2Header(versionCommand: 0x21, family: 0x00), proxyUnspecified),
-        DetectionCase("PROXY UNSPEC skips its block", v2Header(versionCommand: 0x21, family: 0x00, body: ipv4Block), proxyUnspecified),
+        DetectionCase(
+            "PROXY UNSPEC skips its block", v2Header(versionCommand: 0x21, family: 0x00, body: ipv4Block),
+            proxyUnspecified),
         DetectionCase(
             "registered and unknown TLVs in order",
             v2Header(
                 family: 0x11,
-                body: ipv4Block + tlvBytes(0x01, ascii("h2")) + tlvBytes(0x02, ascii("example.com")) + tlvBytes(0x04, [])
+                body: ipv4Block + tlvBytes(0x01, ascii("h2")) + tlvBytes(0x02, ascii("example.com"))
+                    + tlvBytes(0x04, [])
                     + tlvBytes(0x05, [UInt8](repeating: 7, count: 128)) + tlvBytes(0xE0, [1, 2, 3]) + tlvBytes(0x99, [])
                     + tlvBytes(0x30, ascii("blue")) + tlvBytes(0x20, sslValue)),
             proxy(
@@ -56,14 +65,18 @@ struct V2ParserTests {
             "valid CRC32C", v2HeaderWithChecksum(family: 0x21, body: ipv6Block + tlvBytes(0x02, ascii("a.test"))),
             proxy(
                 .stream, ipv6BlockAddresses,
-                [ProxyTLV(type: 0x02, value: ascii("a.test")), ProxyTLV(type: 0x03, value: crc(of: ipv6Block, ascii("a.test")))])),
+                [
+                    ProxyTLV(type: 0x02, value: ascii("a.test")),
+                    ProxyTLV(type: 0x03, value: crc(of: ipv6Block, ascii("a.test"))),
+                ])),
         DetectionCase(
             "SSL TLV with no sub-TLVs", v2Header(family: 0x11, body: ipv4Block + tlvBytes(0x20, [0, 0, 0, 0, 1])),
             proxy(.stream, ipv4BlockAddresses, [ProxyTLV(type: 0x20, value: [0, 0, 0, 0, 1])])),
         DetectionCase(
             "followed by payload", v2Header(family: 0x11, body: ipv4Block) + ascii("SSH-2.0-OpenSSH_9.2\r\n"),
             .header(
-                ProxyHeader(version: .v2, command: .proxy, transport: .stream, addresses: ipv4BlockAddresses), consumed: 28)),
+                ProxyHeader(version: .v2, command: .proxy, transport: .stream, addresses: ipv4BlockAddresses),
+                consumed: 28)),
     ]
 
     @Test("valid headers", arguments: validHeaders)
@@ -79,43 +92,66 @@ struct V2ParserTests {
         DetectionCase("command 15", v2Header(versionCommand: 0x2F, body: ipv4Block), .invalid(.v2BadCommand)),
         DetectionCase("family 0x13", v2Header(family: 0x13, body: ipv4Block), .invalid(.v2BadFamily)),
         DetectionCase("family 0x01 (UNSPEC over stream)", v2Header(family: 0x01), .invalid(.v2BadFamily)),
-        DetectionCase("family 0x10 (IPv4 over UNSPEC)", v2Header(family: 0x10, body: ipv4Block), .invalid(.v2BadFamily)),
+        DetectionCase(
+            "family 0x10 (IPv4 over UNSPEC)", v2Header(family: 0x10, body: ipv4Block), .invalid(.v2BadFamily)),
         DetectionCase("family 0x41", v2Header(family: 0x41, body: ipv4Block), .invalid(.v2BadFamily)),
         DetectionCase("LOCAL with family 0xFF", v2Header(versionCommand: 0x20, family: 0xFF), .invalid(.v2BadFamily)),
         DetectionCase("length over the limit", v2Header(family: 0x11, length: 4081), .invalid(.v2HeaderTooLong)),
         DetectionCase("length 65535", v2Header(family: 0x11, length: 65535), .invalid(.v2HeaderTooLong)),
-        DetectionCase("IPv4 block of 11", v2Header(family: 0x11, body: Array(ipv4Block[0..<11])), .invalid(.v2AddressBlockTooShort)),
-        DetectionCase("IPv6 block of 35", v2Header(family: 0x21, body: Array(ipv6Block[0..<35])), .invalid(.v2AddressBlockTooShort)),
-        DetectionCase("IPv6 family with an IPv4 block", v2Header(family: 0x21, body: ipv4Block), .invalid(.v2AddressBlockTooShort)),
-        DetectionCase("UNIX block of 215", v2Header(family: 0x31, body: Array(unixBlock[0..<215])), .invalid(.v2AddressBlockTooShort)),
-        DetectionCase("TCP4 with length 0", v2Header(family: 0x11), .invalid(.v2AddressBlockTooShort)),
-        DetectionCase("one byte after the addresses", v2Header(family: 0x11, body: ipv4Block + [0x04]), .invalid(.v2TLVOverrun)),
-        DetectionCase("two bytes after the addresses", v2Header(family: 0x11, body: ipv4Block + [0x04, 0x00]), .invalid(.v2TLVOverrun)),
         DetectionCase(
-            "TLV longer than the header", v2Header(family: 0x11, body: ipv4Block + [0x02, 0x00, 0x05, 0x61]), .invalid(.v2TLVOverrun)),
+            "IPv4 block of 11", v2Header(family: 0x11, body: Array(ipv4Block[0..<11])),
+            .invalid(.v2AddressBlockTooShort)),
+        DetectionCase(
+            "IPv6 block of 35", v2Header(family: 0x21, body: Array(ipv6Block[0..<35])),
+            .invalid(.v2AddressBlockTooShort)),
+        DetectionCase(
+            "IPv6 family with an IPv4 block", v2Header(family: 0x21, body: ipv4Block), .invalid(.v2AddressBlockTooShort)
+        ),
+        DetectionCase(
+            "UNIX block of 215", v2Header(family: 0x31, body: Array(unixBlock[0..<215])),
+            .invalid(.v2AddressBlockTooShort)),
+        DetectionCase("TCP4 with length 0", v2Header(family: 0x11), .invalid(.v2AddressBlockTooShort)),
+        DetectionCase(
+            "one byte after the addresses", v2Header(family: 0x11, body: ipv4Block + [0x04]), .invalid(.v2TLVOverrun)),
+        DetectionCase(
+            "two bytes after the addresses", v2Header(family: 0x11, body: ipv4Block + [0x04, 0x00]),
+            .invalid(.v2TLVOverrun)),
+        DetectionCase(
+            "TLV longer than the header", v2Header(family: 0x11, body: ipv4Block + [0x02, 0x00, 0x05, 0x61]),
+            .invalid(.v2TLVOverrun)),
         DetectionCase(
             "second TLV overruns", v2Header(family: 0x11, body: ipv4Block + tlvBytes(0x04, []) + [0xE0, 0xFF, 0xFF]),
             .invalid(.v2TLVOverrun)),
         DetectionCase(
-            "CRC32C of 3 bytes", v2Header(family: 0x11, body: ipv4Block + tlvBytes(0x03, [1, 2, 3])), .invalid(.v2CRC32CBadLength)),
+            "CRC32C of 3 bytes", v2Header(family: 0x11, body: ipv4Block + tlvBytes(0x03, [1, 2, 3])),
+            .invalid(.v2CRC32CBadLength)),
         DetectionCase(
             "CRC32C of 5 bytes", v2Header(family: 0x11, body: ipv4Block + tlvBytes(0x03, [1, 2, 3, 4, 5])),
             .invalid(.v2CRC32CBadLength)),
-        DetectionCase("CRC32C mismatch", corrupted(v2HeaderWithChecksum(family: 0x11, body: ipv4Block), at: 16), .invalid(.v2CRC32CMismatch)),
         DetectionCase(
-            "CRC32C value flipped", corrupted(v2HeaderWithChecksum(family: 0x11, body: ipv4Block), at: 31), .invalid(.v2CRC32CMismatch)),
+            "CRC32C mismatch", corrupted(v2HeaderWithChecksum(family: 0x11, body: ipv4Block), at: 16),
+            .invalid(.v2CRC32CMismatch)),
         DetectionCase(
-            "two CRC32C TLVs", v2Header(family: 0x11, body: ipv4Block + tlvBytes(0x03, [0, 0, 0, 0]) + tlvBytes(0x03, [0, 0, 0, 0])),
+            "CRC32C value flipped", corrupted(v2HeaderWithChecksum(family: 0x11, body: ipv4Block), at: 31),
+            .invalid(.v2CRC32CMismatch)),
+        DetectionCase(
+            "two CRC32C TLVs",
+            v2Header(family: 0x11, body: ipv4Block + tlvBytes(0x03, [0, 0, 0, 0]) + tlvBytes(0x03, [0, 0, 0, 0])),
             .invalid(.v2CRC32CDuplicate)),
         DetectionCase(
-            "UNIQUE_ID of 129 bytes", v2Header(family: 0x11, body: ipv4Block + tlvBytes(0x05, [UInt8](repeating: 1, count: 129))),
+            "UNIQUE_ID of 129 bytes",
+            v2Header(family: 0x11, body: ipv4Block + tlvBytes(0x05, [UInt8](repeating: 1, count: 129))),
             .invalid(.v2UniqueIDTooLong)),
-        DetectionCase("SSL of 4 bytes", v2Header(family: 0x11, body: ipv4Block + tlvBytes(0x20, [1, 0, 0, 0])), .invalid(.v2MalformedSSL)),
         DetectionCase(
-            "SSL sub-TLV overrun", v2Header(family: 0x11, body: ipv4Block + tlvBytes(0x20, [1, 0, 0, 0, 0, 0x21, 0x00, 0x09, 0x54])),
+            "SSL of 4 bytes", v2Header(family: 0x11, body: ipv4Block + tlvBytes(0x20, [1, 0, 0, 0])),
             .invalid(.v2MalformedSSL)),
         DetectionCase(
-            "SSL with a partial sub-TLV header", v2Header(family: 0x11, body: ipv4Block + tlvBytes(0x20, [1, 0, 0, 0, 0, 0x21])),
+            "SSL sub-TLV overrun",
+            v2Header(family: 0x11, body: ipv4Block + tlvBytes(0x20, [1, 0, 0, 0, 0, 0x21, 0x00, 0x09, 0x54])),
+            .invalid(.v2MalformedSSL)),
+        DetectionCase(
+            "SSL with a partial sub-TLV header",
+            v2Header(family: 0x11, body: ipv4Block + tlvBytes(0x20, [1, 0, 0, 0, 0, 0x21])),
             .invalid(.v2MalformedSSL)),
     ]
 
@@ -129,11 +165,15 @@ struct V2ParserTests {
         #expect(detector.detect(v2Header(versionCommand: 0x31)) == .invalid(.v2BadVersion(3)))
         #expect(detector.detect(v2Header(versionCommand: 0x25)) == .invalid(.v2BadCommand(5)))
         #expect(detector.detect(v2Header(family: 0x14)) == .invalid(.v2BadFamily(0x14)))
-        #expect(detector.detect(v2Header(family: 0x11, length: 5000)) == .invalid(.v2HeaderTooLong(length: 5016, limit: 4096)))
+        #expect(
+            detector.detect(v2Header(family: 0x11, length: 5000))
+                == .invalid(.v2HeaderTooLong(length: 5016, limit: 4096)))
         #expect(
             detector.detect(v2Header(family: 0x21, body: ipv4Block))
                 == .invalid(.v2AddressBlockTooShort(family: 0x21, length: 12, required: 36)))
-        #expect(detector.detect(v2Header(family: 0x11, body: ipv4Block + [0x04, 0x00])) == .invalid(.v2TLVOverrun(offset: 28)))
+        #expect(
+            detector.detect(v2Header(family: 0x11, body: ipv4Block + [0x04, 0x00]))
+                == .invalid(.v2TLVOverrun(offset: 28)))
     }
 
     @Test("decisions come as soon as the deciding byte arrives")
@@ -146,25 +186,44 @@ struct V2ParserTests {
         #expect(detector.detect(v2Signature + [0x21, 0x33]) == .invalid(.v2BadFamily(0x33)))
         #expect(detector.detect(v2Signature + [0x21, 0x11]) == .needMore)
         // The length as soon as 16 bytes are in.
-        #expect(detector.detect(v2Signature + [0x21, 0x11, 0x10, 0x00]) == .invalid(.v2HeaderTooLong(length: 4112, limit: 4096)))
-        #expect(detector.detect(v2Signature + [0x21, 0x11, 0x00, 0x0B]) == .invalid(.v2AddressBlockTooShort(family: 0x11, length: 11, required: 12)))
+        #expect(
+            detector.detect(v2Signature + [0x21, 0x11, 0x10, 0x00])
+                == .invalid(.v2HeaderTooLong(length: 4112, limit: 4096)))
+        #expect(
+            detector.detect(v2Signature + [0x21, 0x11, 0x00, 0x0B])
+                == .invalid(.v2AddressBlockTooShort(family: 0x11, length: 11, required: 12)))
         #expect(detector.detect(v2Signature + [0x21, 0x11, 0x00, 0x0C]) == .needMore)
     }
 
     @Test("the limit is configurable and clamped")
     func limit() {
         let header = v2Header(family: 0x21, body: ipv6Block)  // 52 bytes
-        #expect(ProxyHeaderDetector(maximumHeaderLength: 52).detect(header) != .invalid(.v2HeaderTooLong(length: 52, limit: 52)))
-        #expect(ProxyHeaderDetector(maximumHeaderLength: 51).detect(header) == .invalid(.v2HeaderTooLong(length: 52, limit: 51)))
+        let parsed = ProxyDetection.header(
+            ProxyHeader(version: .v2, command: .proxy, transport: .stream, addresses: ipv6BlockAddresses), consumed: 52)
+        #expect(ProxyHeaderDetector(maximumHeaderLength: 52).detect(header) == parsed)
+        #expect(
+            ProxyHeaderDetector(maximumHeaderLength: 51).detect(header)
+                == .invalid(.v2HeaderTooLong(length: 52, limit: 51)))
         #expect(ProxyHeaderDetector(maximumHeaderLength: 0).maximumHeaderLength == 16)
         #expect(ProxyHeaderDetector(maximumHeaderLength: 1 << 30).maximumHeaderLength == 65551)
-        #expect(ProxyHeaderDetector(maximumHeaderLength: 16).detect(v2Header(versionCommand: 0x20, family: 0x00)) == local.header)
+        let bareLocal = v2Header(versionCommand: 0x20, family: 0x00)
+        #expect(
+            ProxyHeaderDetector(maximumHeaderLength: 16).detect(bareLocal)
+                == .header(.local(version: .v2), consumed: 16))
         var detector = ProxyHeaderDetector()
         detector.maximumHeaderLength = -5
         #expect(detector.maximumHeaderLength == 16)
-        let longest = v2Header(family: 0x11, body: ipv4Block + tlvBytes(0xE0, [UInt8](repeating: 9, count: 65535 - 15)))
-        #expect(ProxyHeaderDetector(maximumHeaderLength: .max).detect(longest) != .needMore)
+        // The longest header the length field allows.
+        let filler = ProxyTLV(type: 0xE0, value: [UInt8](repeating: 9, count: 65535 - 12 - 3))
+        let longest = v2Header(family: 0x11, body: ipv4Block + tlvBytes(filler.type, filler.value))
         #expect(longest.count == 65551)
+        #expect(
+            ProxyHeaderDetector(maximumHeaderLength: .max).detect(longest)
+                == .header(
+                    ProxyHeader(
+                        version: .v2, command: .proxy, transport: .stream, addresses: ipv4BlockAddresses, tlvs: [filler]
+                    ),
+                    consumed: 65551))
     }
 }
 
@@ -179,12 +238,4 @@ private func corrupted(_ bytes: [UInt8], at offset: Int) -> [UInt8] {
     var copy = bytes
     copy[offset] ^= 0xFF
     return copy
-}
-
-extension ExpectedDetection {
-    /// The detection a `.header` row expects on its whole input.
-    fileprivate var header: ProxyDetection? {
-        guard case .header(let header, _) = self else { return nil }
-        return .header(header, consumed: 16)
-    }
 }
