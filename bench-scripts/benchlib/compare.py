@@ -188,8 +188,8 @@ def main(argv=None):
     print(head, flush=True)
     n_runs = args.rounds * len(args.workers) * len(cells) * len(active)
     per = {"bulk": args.duration, "bulk-R": args.duration, "bulk-P4": args.duration,
-           "close": args.duration, "keepalive": args.duration, "idle": 3}
-    est = args.rounds * len(args.workers) * len(active) * sum(per[c] + 1.5 for c in cells)
+           "close": args.duration, "keepalive": args.duration, "idle": 2 + args.idle_connections / 1000}
+    est = args.rounds * len(args.workers) * len(active) * sum(per[c] + 2.2 for c in cells)
     print(f"\n{n_runs} measurements, about {est / 60:.0f} min; results in {out}\n", flush=True)
 
     records = []

@@ -156,7 +156,7 @@ def bar_chart(path, title, subtitle, panels, relays, cap=5.0):
         c.text(left, y0 + 4, ptitle, DARK, 2)
         py0, py1 = y0 + 30, y0 + 30 + plot_h  # plot top / baseline
         vals = [v for _, d in groups for v in d.values() if v is not None]
-        ymax = min(cap, max([1.5] + vals))
+        ymax = min(cap, max([1.5] + [v * 1.08 for v in vals]))  # room for the value labels
         step = 0.5 if ymax <= 3 else 1.0
         ymax = step * int(ymax / step + 0.999)
 
