@@ -46,7 +46,12 @@ let package = Package(
         ),
         .testTarget(name: "UringTests", dependencies: ["Uring", "CLiburing"]),
         .testTarget(name: "RingwayConfigTests", dependencies: ["RingwayConfig", "ProxyProtocol"]),
-        .testTarget(name: "RelayTests", dependencies: ["Relay", "RingwayConfig", "ProxyProtocol", "CLiburing"]),
-        .testTarget(name: "RingwayEndToEndTests", dependencies: ["ProxyProtocol"]),
+        // Loopback sockets, scripted upstreams and a traffic driver shared by the end-to-end tests.
+        .target(name: "RingwayTestSupport", dependencies: ["ProxyProtocol"], path: "Tests/RingwayTestSupport"),
+        .testTarget(
+            name: "RelayTests",
+            dependencies: ["Relay", "RingwayConfig", "ProxyProtocol", "CLiburing", "RingwayTestSupport"]
+        ),
+        .testTarget(name: "RingwayEndToEndTests", dependencies: ["ProxyProtocol", "RingwayTestSupport"]),
     ]
 )

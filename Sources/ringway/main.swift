@@ -12,7 +12,13 @@ func fail(_ message: String, code: Int32 = 1) -> Never {
 
 let command: RingwayCommand
 do {
-    command = try RingwayCommand.parseAsRoot() as? RingwayCommand ?? RingwayCommand.parse([])
+    var parsed = try RingwayCommand.parseAsRoot()
+    guard let ringway = parsed as? RingwayCommand else {
+        // --help and friends come back as their own command; running it prints the text.
+        try parsed.run()
+        exit(0)
+    }
+    command = ringway
 } catch {
     // --help and --version are "errors" that succeed; everything else is one line.
     if RingwayCommand.exitCode(for: error) == .success {

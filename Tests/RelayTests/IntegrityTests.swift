@@ -1,5 +1,6 @@
 import Glibc
 import Relay
+import RingwayTestSupport
 import Testing
 
 /// Byte-exact relaying under concurrency: many connections, random sizes and chunking, both

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Relay
+import RingwayTestSupport
 import Testing
 
 @Suite("Limits, backpressure, timeouts and drain", .serialized)

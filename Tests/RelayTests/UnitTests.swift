@@ -2,6 +2,7 @@ import Glibc
 @testable import Relay
 import ProxyProtocol
 import Testing
+import RingwayTestSupport
 
 @Suite("Timer wheel")
 struct TimerWheelTests {

@@ -1,5 +1,6 @@
 import Glibc
 import Relay
+import RingwayTestSupport
 import Testing
 
 @Suite("Upstream failures")

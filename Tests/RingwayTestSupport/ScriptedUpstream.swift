@@ -4,15 +4,15 @@ import Synchronization
 
 /// An upstream for behaviour tests: accepts on a loopback port and runs `script` on its own
 /// thread for every connection. Records what the scripts report.
-final class ScriptedUpstream: @unchecked Sendable {
-    let port: UInt16
+public final class ScriptedUpstream: @unchecked Sendable {
+    public let port: UInt16
     private let listener: Int32
     private let script: @Sendable (Int32, ScriptedUpstream) -> Void
     private let notes = Mutex<[String]>([])
     private let accepted = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
 
-    init(ipv6: Bool = false, _ script: @escaping @Sendable (Int32, ScriptedUpstream) -> Void) throws {
+    public init(ipv6: Bool = false, _ script: @escaping @Sendable (Int32, ScriptedUpstream) -> Void) throws {
         (listener, port) = try Sockets.listen(ipv6: ipv6)
         self.script = script
         let thread = Thread { [self] in self.acceptLoop() }
@@ -34,16 +34,16 @@ final class ScriptedUpstream: @unchecked Sendable {
         close(listener)
     }
 
-    func stop() { stopped.store(true, ordering: .releasing) }
+    public func stop() { stopped.store(true, ordering: .releasing) }
 
-    var acceptedCount: Int { accepted.load(ordering: .relaxed) }
+    public var acceptedCount: Int { accepted.load(ordering: .relaxed) }
 
-    func note(_ text: String) { notes.withLock { $0.append(text) } }
+    public func note(_ text: String) { notes.withLock { $0.append(text) } }
 
-    var recorded: [String] { notes.withLock { $0 } }
+    public var recorded: [String] { notes.withLock { $0 } }
 
     /// Waits until a note matching `predicate` was recorded.
-    func waitForNote(seconds: Double = 5, _ predicate: (String) -> Bool) -> String? {
+    public func waitForNote(seconds: Double = 5, _ predicate: (String) -> Bool) -> String? {
         let deadline = Date().addingTimeInterval(seconds)
         repeat {
             if let note = recorded.first(where: predicate) { return note }
@@ -53,7 +53,7 @@ final class ScriptedUpstream: @unchecked Sendable {
     }
 
     /// Echoes until EOF, then half-closes.
-    static func echo() throws -> ScriptedUpstream {
+    public static func echo() throws -> ScriptedUpstream {
         try ScriptedUpstream { fd, _ in
             var buffer = [UInt8](repeating: 0, count: 65536)
             while true {
@@ -68,13 +68,13 @@ final class ScriptedUpstream: @unchecked Sendable {
 }
 
 /// A loopback port nothing listens on.
-func closedPort() throws -> UInt16 {
+public func closedPort() throws -> UInt16 {
     let (fd, port) = try Sockets.listen()
     close(fd)
     return port
 }
 
-func errnoName(_ code: Int32) -> String {
+public func errnoName(_ code: Int32) -> String {
     switch code {
     case 0: return "none"
     case ECONNRESET: return "ECONNRESET"

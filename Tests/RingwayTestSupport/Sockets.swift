@@ -2,15 +2,19 @@ import Glibc
 import ProxyProtocol
 
 /// Plain POSIX socket helpers for tests: loopback only, errors as test failures.
-struct SocketError: Error, CustomStringConvertible {
-    let what: String
-    let code: Int32
-    var description: String { "\(what): \(String(cString: strerror(code)))" }
+public struct SocketError: Error, CustomStringConvertible {
+    public let what: String
+    public let code: Int32
+    public init(what: String, code: Int32) {
+        self.what = what
+        self.code = code
+    }
+    public var description: String { "\(what): \(String(cString: strerror(code)))" }
 }
 
-enum Sockets {
+public enum Sockets {
     /// A listening socket on 127.0.0.1 (or ::1) with an ephemeral port.
-    static func listen(ipv6: Bool = false, backlog: Int32 = 1024) throws -> (socket: Int32, port: UInt16) {
+    public static func listen(ipv6: Bool = false, backlog: Int32 = 1024) throws -> (socket: Int32, port: UInt16) {
         let family = ipv6 ? AF_INET6 : AF_INET
         let fd = socket(family, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SocketError(what: "socket", code: errno) }
@@ -24,7 +28,7 @@ enum Sockets {
         return (fd, try localPort(fd))
     }
 
-    static func localPort(_ fd: Int32) throws -> UInt16 {
+    public static func localPort(_ fd: Int32) throws -> UInt16 {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let result = withUnsafeMutablePointer(to: &storage) {
@@ -35,7 +39,7 @@ enum Sockets {
     }
 
     /// A blocking connection to `host:port`, optionally from a given local address.
-    static func connect(
+    public static func connect(
         port: UInt16, host: IPAddress = .v4(.loopback), from source: IPAddress? = nil, timeoutSeconds: Int = 10
     ) throws -> Int32 {
         let endpoint = IPEndpoint(address: host, port: port)
@@ -71,13 +75,13 @@ enum Sockets {
         return fd
     }
 
-    static func setTimeouts(_ fd: Int32, seconds: Int) {
+    public static func setTimeouts(_ fd: Int32, seconds: Int) {
         var timeout = timeval(tv_sec: seconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    static func withSockaddr<R>(_ endpoint: IPEndpoint, _ body: (UnsafePointer<sockaddr>, socklen_t) throws -> R) throws -> R {
+    public static func withSockaddr<R>(_ endpoint: IPEndpoint, _ body: (UnsafePointer<sockaddr>, socklen_t) throws -> R) throws -> R {
         var storage = sockaddr_storage()
         let length: socklen_t
         switch endpoint.address {
@@ -104,7 +108,7 @@ enum Sockets {
         }
     }
 
-    static func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws {
+    public static func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -114,10 +118,10 @@ enum Sockets {
         }
     }
 
-    static func sendAll(_ fd: Int32, _ text: String) throws { try sendAll(fd, Array(text.utf8)) }
+    public static func sendAll(_ fd: Int32, _ text: String) throws { try sendAll(fd, Array(text.utf8)) }
 
     /// Reads until EOF (or `limit` bytes); throws on error or timeout.
-    static func receiveAll(_ fd: Int32, limit: Int = 64 << 20) throws -> [UInt8] {
+    public static func receiveAll(_ fd: Int32, limit: Int = 64 << 20) throws -> [UInt8] {
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while result.count < limit {
@@ -131,7 +135,7 @@ enum Sockets {
     }
 
     /// Reads exactly `count` bytes or throws.
-    static func receive(_ fd: Int32, exactly count: Int) throws -> [UInt8] {
+    public static func receive(_ fd: Int32, exactly count: Int) throws -> [UInt8] {
         var result = [UInt8](repeating: 0, count: count)
         var offset = 0
         while offset < count {
@@ -144,7 +148,7 @@ enum Sockets {
     }
 
     /// Result of one recv: bytes, 0 for EOF, or the errno.
-    static func receiveOnce(_ fd: Int32, max: Int = 65536) -> (bytes: [UInt8], errno: Int32) {
+    public static func receiveOnce(_ fd: Int32, max: Int = 65536) -> (bytes: [UInt8], errno: Int32) {
         var chunk = [UInt8](repeating: 0, count: max)
         while true {
             let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
@@ -155,13 +159,13 @@ enum Sockets {
     }
 
     /// Closes with RST instead of FIN.
-    static func reset(_ fd: Int32) {
+    public static func reset(_ fd: Int32) {
         var option = linger(l_onoff: 1, l_linger: 0)
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
         close(fd)
     }
 
-    static func accept(_ listener: Int32, timeoutSeconds: Int = 10) throws -> Int32 {
+    public static func accept(_ listener: Int32, timeoutSeconds: Int = 10) throws -> Int32 {
         var poller = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
         var ready = poll(&poller, 1, Int32(timeoutSeconds * 1000))
         while ready < 0 && errno == EINTR { ready = poll(&poller, 1, Int32(timeoutSeconds * 1000)) }
@@ -173,7 +177,7 @@ enum Sockets {
     }
 
     /// Whether `fd` becomes readable within `milliseconds`.
-    static func readable(_ fd: Int32, within milliseconds: Int32) -> Bool {
+    public static func readable(_ fd: Int32, within milliseconds: Int32) -> Bool {
         var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         return poll(&poller, 1, milliseconds) == 1
     }

@@ -2,8 +2,8 @@ import Glibc
 
 /// A deterministic byte stream: offset `i` of a stream starting at `start` is
 /// `pattern[(start + i) % size]`. Generating and checking are memcpy/memcmp fast, even in debug.
-final class StreamPattern: @unchecked Sendable {
-    static let shared = StreamPattern()
+public final class StreamPattern: @unchecked Sendable {
+    public static let shared = StreamPattern()
     let size = 1 << 20
     let bytes: UnsafeMutableRawPointer
 
@@ -24,16 +24,19 @@ final class StreamPattern: @unchecked Sendable {
 }
 
 /// Small seeded generator for sizes and chunking.
-struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
+public struct SplitMix64 {
+    public var state: UInt64
+    public init(state: UInt64) {
+        self.state = state
+    }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
-    mutating func next(in range: ClosedRange<Int>) -> Int {
+    public mutating func next(in range: ClosedRange<Int>) -> Int {
         range.lowerBound + Int(next() % UInt64(range.count))
     }
 }
@@ -61,29 +64,36 @@ final class ExchangeEnd {
 }
 
 /// The plan for one client connection.
-struct Exchange {
-    var clientBytes: Int
-    var serverBytes: Int
-    var clientStart: Int
-    var serverStart: Int
+public struct Exchange {
+    public var clientBytes: Int
+    public var serverBytes: Int
+    public var clientStart: Int
+    public var serverStart: Int
+
+    public init(clientBytes: Int, serverBytes: Int, clientStart: Int, serverStart: Int) {
+        self.clientBytes = clientBytes
+        self.serverBytes = serverBytes
+        self.clientStart = clientStart
+        self.serverStart = serverStart
+    }
 }
 
 /// Runs many exchanges at once through a relay, on one thread with poll(2): clients connect to
 /// `relayPort`; the relay's upstream is this driver's own listener. Every byte both ways is
 /// checked and both sides half-close.
-struct TrafficDriver {
+public struct TrafficDriver {
     let listener: Int32
-    let upstreamPort: UInt16
+    public let upstreamPort: UInt16
 
-    init() throws {
+    public init() throws {
         (listener, upstreamPort) = try Sockets.listen(backlog: 4096)
         setNonBlocking(listener)
     }
 
-    func close() { Glibc.close(listener) }
+    public func close() { Glibc.close(listener) }
 
     /// Returns one failure description per failed exchange (empty when all passed).
-    func run(_ exchanges: [Exchange], relayPort: UInt16, timeoutSeconds: Int = 120, seed: UInt64 = 1) -> [String] {
+    public func run(_ exchanges: [Exchange], relayPort: UInt16, timeoutSeconds: Int = 120, seed: UInt64 = 1) -> [String] {
         var ends: [ExchangeEnd] = []
         var random = SplitMix64(state: seed)
         var failures: [String] = []
@@ -221,6 +231,6 @@ struct TrafficDriver {
     }
 }
 
-func setNonBlocking(_ fd: Int32) {
+public func setNonBlocking(_ fd: Int32) {
     _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
 }

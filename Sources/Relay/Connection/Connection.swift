@@ -7,6 +7,8 @@ import ProxyProtocol
 struct Connection {
     enum State: UInt8 {
         case free
+        /// Taken by a new client; its first phase has not started yet.
+        case accepted
         /// Waiting for the client's first bytes to decide whether a PROXY header is there.
         case detecting
         /// Upstream connect in flight.

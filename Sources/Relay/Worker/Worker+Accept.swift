@@ -29,21 +29,14 @@ extension Worker {
         }
         let service = listeners[listener].service
         if completion.result >= 0 {
+            acceptPauseLogged = false
             openConnection(socket: completion.result, service: service)
         } else if let error = completion.errno, error != .canceled {
             counters.add(.acceptErrors, service: service)
             switch error.rawValue {
             case EMFILE, ENFILE, ENOMEM, ENOBUFS:
                 // The connection stays in the kernel's backlog; try again shortly.
-                counters.add(.acceptPauses, service: service)
-                listeners[listener].retryAt = now + Worker.acceptRetryMilliseconds
-                if listeners[listener].armed { cancelAccept(listener) }
-                let name = services[Int(service)].config.name
-                log.write(.warn) { line in
-                    line.field("kind", "service")
-                    line.field("service", name)
-                    line.field("msg", "accept paused for 100ms: \(error)")
-                }
+                pauseAccepting(because: error)
             default:
                 // ECONNABORTED and friends concern one half-open connection only.
                 let name = services[Int(service)].config.name
@@ -56,6 +49,26 @@ extension Worker {
         }
         if !listeners[listener].armed && listeners[listener].retryAt == 0 && !listeners[listener].atLimit {
             armAccept(listener)
+        }
+    }
+
+    /// Out of descriptors or memory: every listener of this worker waits a moment (the limits
+    /// are process-wide), instead of accepting connections it could not serve. Logged once per
+    /// episode, not once per retry.
+    mutating func pauseAccepting(because error: Errno) {
+        let wasPaused = listeners.contains { $0.retryAt != 0 }
+        for index in listeners.indices where !listeners[index].closed {
+            counters.add(.acceptPauses, service: listeners[index].service)
+            listeners[index].retryAt = now + Worker.acceptRetryMilliseconds
+            if listeners[index].armed { cancelAccept(index) }
+        }
+        guard !wasPaused && !acceptPauseLogged else { return }
+        acceptPauseLogged = true
+        let worker = UInt64(control.index)
+        log.write(.warn) { line in
+            line.field("kind", "worker")
+            line.field("worker", worker)
+            line.field("msg", "accept paused: \(error); retrying every \(Worker.acceptRetryMilliseconds)ms until descriptors free up")
         }
     }
 
@@ -107,6 +120,8 @@ extension Worker {
         }
         let service = services[Int(serviceIndex)]
         let connection = slab[index]
+        // From here on the slot owns the socket: every failure below must go through close().
+        connection.pointee.state = .accepted
         connection.pointee.service = serviceIndex
         connection.pointee.clientSocket = socket
         connection.pointee.openedAt = monotonicNanoseconds()
@@ -116,10 +131,10 @@ extension Worker {
         connection.pointee.peer = peerEndpoint(of: socket)
         // Small writes (a PROXY header, an HTTP response) must not wait for Nagle.
         setSocketOption(socket, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+        logAccepted(index)
 
         if service.needsScratch {
             guard let chunk = scratch.allocate() else {
-                connection.pointee.state = .detecting
                 close(index, reason: .noScratchMemory)
                 return
             }
@@ -136,7 +151,6 @@ extension Worker {
             if service.detector != nil {
                 startDetecting(index, service: service)
             } else {
-                logOpen(index)
                 if service.config.sendProxy != nil {
                     preparePreamble(index, header: nil, consumed: 0)
                     // Early client bytes join the header in the first send when they arrive in time.

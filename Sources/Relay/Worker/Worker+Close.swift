@@ -89,60 +89,8 @@ extension Worker {
             } else {
                 timers.schedule(index, deadline: deadline, in: slab.slots)
             }
-        case .connecting, .closing, .free:
+        case .accepted, .connecting, .closing, .free:
             break
-        }
-    }
-
-    // MARK: - Log lines
-
-    /// The fields GOST puts on every service log line, taken out of the worker so a log write
-    /// does not overlap an access to it.
-    func logFields(_ index: Int32) -> ConnectionLogFields {
-        let connection = slab[index]
-        let service = services[Int(connection.pointee.service)]
-        return ConnectionLogFields(
-            service: service.config.name, handler: service.config.kind.rawValue,
-            client: connection.pointee.client, remote: connection.pointee.peer,
-            local: service.config.listen.description)
-    }
-
-    mutating func logOpen(_ index: Int32) {
-        guard log.enabled(.info) else { return }
-        let connection = slab[index]
-        let service = services[Int(connection.pointee.service)]
-        let client = connection.pointee.client.map(\.description) ?? "?"
-        let target = service.config.targets.map(\.description).joined(separator: ",")
-        let fields = logFields(index)
-        let uniqueID = service.config.sendProxy?.uniqueID == true ? hex(uniqueID(of: index)) : nil
-        log.write(.info) { line in
-            fields.write(&line)
-            if let uniqueID { line.field("uniqueId", uniqueID) }
-            line.field("msg", "\(client) <> \(target)")
-        }
-    }
-
-    mutating func logClose(_ index: Int32) {
-        let connection = slab[index]
-        let reason = connection.pointee.closeReason
-        let level: LogLevel = reason == .finished || reason == .idleTimeout ? .info : .warn
-        guard log.enabled(level) else { return }
-        let service = services[Int(connection.pointee.service)]
-        let client = connection.pointee.client.map(\.description) ?? "?"
-        let target = service.config.targets.map(\.description).joined(separator: ",")
-        let elapsed = monotonicNanoseconds() - connection.pointee.openedAt
-        var message = "\(client) >< \(target)"
-        if reason != .finished { message += ": \(reason.message)" }
-        if connection.pointee.closeErrno != 0 { message += " (\(Errno(rawValue: connection.pointee.closeErrno)))" }
-        let fields = logFields(index)
-        let (input, output) = (connection.pointee.inbound.bytes, connection.pointee.outbound.bytes)
-        log.write(level) { line in
-            fields.write(&line)
-            line.field("duration", milliseconds: elapsed)
-            line.field("inputBytes", input)
-            line.field("outputBytes", output)
-            line.field("reason", reason.name)
-            line.field("msg", message)
         }
     }
 }
@@ -156,23 +104,4 @@ func hex(_ bytes: [UInt8]) -> String {
         text.append(digits[Int(byte & 0xF)])
     }
     return String(decoding: text, as: UTF8.self)
-}
-
-/// GOST's per-connection log fields.
-struct ConnectionLogFields {
-    let service: String
-    let handler: String
-    let client: IPEndpoint?
-    let remote: IPEndpoint?
-    let local: String
-
-    func write(_ line: inout JSONLine) {
-        line.field("kind", "service")
-        line.field("service", service)
-        line.field("handler", handler)
-        line.field("listener", "tcp")
-        if let client { line.field("client", client) }
-        if let remote { line.field("remote", remote) }
-        line.field("local", local)
-    }
 }

@@ -24,7 +24,8 @@ extension Worker {
         guard socket >= 0 else {
             let error = Errno.current
             logUpstreamFailure(index, endpoint: endpoint, error: error, timedOut: false)
-            close(index, reason: .upstreamUnavailable, errno: error.rawValue, resetClient: false)
+            close(index, reason: .upstreamUnavailable, errno: error.rawValue)
+            if error == .tooManyOpenFiles || error == .tooManyOpenFilesInSystem { pauseAccepting(because: error) }
             return
         }
         setSocketOption(socket, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
@@ -65,6 +66,7 @@ extension Worker {
         }
         connection.pointee.state = .relaying
         connection.pointee.lastActivity = now
+        logConnected(index, to: endpoints.endpoints[service.firstEndpoint + Int(connection.pointee.endpoint)])
         if service.config.splice {
             startSplicing(index)
         } else {

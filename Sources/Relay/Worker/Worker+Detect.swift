@@ -35,7 +35,7 @@ extension Worker {
         case .detecting: detectionReceived(index, completion)
         case .serving: requestReceived(index, completion)
         case .connecting, .relaying: earlyBytesReceived(index, completion)
-        case .free, .closing: break
+        case .free, .accepted, .closing: break
         }
     }
 
@@ -140,7 +140,6 @@ extension Worker {
         case .whoami, .metrics:
             startServing(index, header: header, consumed: consumed)
         case .forward:
-            logOpen(index)
             preparePreamble(index, header: header, consumed: consumed)
             startConnect(index, firstAttempt: true)
         }

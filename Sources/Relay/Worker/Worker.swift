@@ -47,6 +47,8 @@ struct Worker: ~Copyable {
     /// Completions dropped because their slot had moved on (expected to stay 0).
     var staleCompletions = 0
     var draining = false
+    /// An EMFILE/ENFILE pause was logged and no accept has succeeded since.
+    var acceptPauseLogged = false
     var drainDeadline: UInt64 = .max
     /// Buffers handed back since the last time waiters were served.
     var buffersRecycled = 0

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import RingwayTestSupport
 import ProxyProtocol
 import Relay
 import RingwayConfig

@@ -1,0 +1,89 @@
+import Glibc
+import ProxyProtocol
+import RingwayConfig
+import Uring
+
+/// Connection log lines, shaped like GOST's: `R <> L` when accepted (debug), `R <-> T` once the
+/// upstream answered, `R >< L` on close with `duration` (nanoseconds), `inputBytes` (client to
+/// upstream) and `outputBytes`. `sid` is the connection's unique id, the same 16 bytes a PROXY v2
+/// UNIQUE_ID TLV carries upstream, so both ends' logs can be joined.
+extension Worker {
+    /// The fields on every line about a connection, copied out of the worker so that writing
+    /// the line does not overlap an access to it.
+    func logFields(_ index: Int32) -> ConnectionLogFields {
+        let connection = slab[index]
+        let service = services[Int(connection.pointee.service)]
+        var local = service.config.listen.description
+        if service.wildcardListener, let endpoint = localEndpoint(of: connection.pointee.clientSocket) {
+            local = endpoint.description
+        }
+        return ConnectionLogFields(
+            service: service.config.name, handler: service.config.kind.rawValue,
+            client: connection.pointee.client, remote: connection.pointee.peer, local: local,
+            sid: hex(uniqueID(of: index)))
+    }
+
+    mutating func logAccepted(_ index: Int32) {
+        guard log.enabled(.debug) else { return }
+        let fields = logFields(index)
+        log.write(.debug) { line in
+            fields.write(&line)
+            line.field("msg", "\(fields.remoteText) <> \(fields.local)")
+        }
+    }
+
+    mutating func logConnected(_ index: Int32, to endpoint: IPEndpoint) {
+        guard log.enabled(.info) else { return }
+        let fields = logFields(index)
+        log.write(.info) { line in
+            fields.write(&line)
+            line.field("dst", endpoint)
+            line.field("msg", "\(fields.remoteText) <-> \(endpoint)")
+        }
+    }
+
+    mutating func logClose(_ index: Int32) {
+        let connection = slab[index]
+        let reason = connection.pointee.closeReason
+        let level: LogLevel = reason == .finished || reason == .idleTimeout || reason == .draining ? .info : .warn
+        guard log.enabled(level) else { return }
+        let fields = logFields(index)
+        let elapsed = monotonicNanoseconds() - connection.pointee.openedAt
+        var message = "\(fields.remoteText) >< \(fields.local)"
+        if reason != .finished { message += ": \(reason.message)" }
+        if connection.pointee.closeErrno != 0 { message += " (\(Errno(rawValue: connection.pointee.closeErrno)))" }
+        let (input, output) = (connection.pointee.inbound.bytes, connection.pointee.outbound.bytes)
+        log.write(level) { line in
+            fields.write(&line)
+            line.field("duration", elapsed)
+            line.field("inputBytes", input)
+            line.field("outputBytes", output)
+            line.field("reason", reason.name)
+            line.field("msg", message)
+        }
+    }
+}
+
+/// GOST's per-connection log fields.
+struct ConnectionLogFields {
+    let service: String
+    let handler: String
+    let client: IPEndpoint?
+    let remote: IPEndpoint?
+    let local: String
+    let sid: String
+
+    var remoteText: String { remote?.description ?? "?" }
+
+    func write(_ line: inout JSONLine) {
+        line.field("kind", "service")
+        line.field("service", service)
+        line.field("handler", handler)
+        line.field("listener", "tcp")
+        line.field("network", "tcp")
+        if let client { line.field("client", client) }
+        if let remote { line.field("remote", remote) }
+        line.field("local", local)
+        line.field("sid", sid)
+    }
+}

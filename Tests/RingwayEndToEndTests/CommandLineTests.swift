@@ -1,0 +1,169 @@
+import Foundation
+import Glibc
+import RingwayTestSupport
+import Testing
+
+/// The binary as users run it: arguments, errors, logs, signals.
+@Suite("ringway command line")
+struct CommandLineTests {
+    @Test func helpShowsTheURLGrammarWithExamples() throws {
+        let (status, stdout, _) = try runRingway(["--help"])
+        #expect(status == 0)
+        #expect(stdout.contains("tcp://[HOST]:PORT/TARGET:PORT"))
+        #expect(stdout.contains("whoami://"))
+        #expect(stdout.contains("EXAMPLES"))
+        #expect(stdout.contains("handler.proxyProtocol"))
+    }
+
+    @Test func versionPrintsTheVersion() throws {
+        let (status, stdout, _) = try runRingway(["--version"])
+        #expect(status == 0)
+        #expect(stdout.trimmingCharacters(in: .whitespacesAndNewlines).range(of: #"^\d+\.\d+\.\d+$"#, options: .regularExpression) != nil)
+    }
+
+    struct BadCommandLine: CustomTestStringConvertible, Sendable {
+        let arguments: [String]
+        let mentions: String
+        var testDescription: String { arguments.joined(separator: " ") }
+    }
+
+    static let badCommandLines = [
+        BadCommandLine(arguments: [], mentions: "no service"),
+        BadCommandLine(arguments: ["-L", "tcp://:99999/127.0.0.1:80"], mentions: "99999"),
+        BadCommandLine(arguments: ["-L", "bogus://:8080/127.0.0.1:80"], mentions: "bogus"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80?proxyProtocol=3"], mentions: "proxyProtocol"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80?nosuchkey=1"], mentions: "nosuchkey"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80?trustedProxies=10.0.0.0/33"], mentions: "10.0.0.0/33"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80?proxyProtocolTimeout=5x"], mentions: "5x"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/no-such-host.invalid:80"], mentions: "no-such-host.invalid"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--workers", "0"], mentions: "workers"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--frobnicate"], mentions: "frobnicate"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--log-level", "loud"], mentions: "loud"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--buffers", "1000"], mentions: "power of two"),
+    ]
+
+    @Test(arguments: badCommandLines)
+    func badCommandLinesExitWithOneLineNamingTheProblem(_ bad: BadCommandLine) throws {
+        let (status, _, stderr) = try runRingway(bad.arguments)
+        #expect(status == 2)
+        let lines = stderr.split(separator: "\n")
+        #expect(lines.count == 1, "expected one line, got: \(stderr)")
+        #expect(stderr.contains(bad.mentions), "\(stderr)")
+        #expect(!stderr.contains("Fatal error") && !stderr.contains("Stack"))
+    }
+
+    @Test func anAddressInUseIsOneClearLine() throws {
+        let (listener, port) = try Sockets.listen()
+        defer { close(listener) }
+        // A plain socket (no SO_REUSEPORT) holds the port: ringway's bind must fail cleanly.
+        let (status, _, stderr) = try runRingway(["-L", "tcp://127.0.0.1:\(port)/127.0.0.1:9"])
+        #expect(status != 0)
+        #expect(stderr.split(separator: "\n").count == 1)
+        #expect(stderr.contains("\(port)") && stderr.contains("EADDRINUSE"), "\(stderr)")
+    }
+
+    @Test func twoServicesInOneProcessWithTwoWorkers() throws {
+        let echo = try ScriptedUpstream.echo()
+        defer { echo.stop() }
+        let first = try freePort()
+        let second = try freePort()
+        let ringway = try RingwayProcess([
+            "--workers", "2",
+            "-L", "tcp://127.0.0.1:\(first)/127.0.0.1:\(echo.port)",
+            "-L", "tcp://127.0.0.1:\(second)/127.0.0.1:\(echo.port)",
+        ])
+        #expect(ringway.waitUntilListening(services: 2), "\(ringway.lines)")
+        #expect(ringway.lines.contains { $0.contains("\"workers\":2") })
+        for (index, port) in [first, second, first, second].enumerated() {
+            let client = try Sockets.connect(port: port)
+            defer { close(client) }
+            try Sockets.sendAll(client, "hello \(index)")
+            shutdown(client, Int32(SHUT_WR))
+            #expect(String(decoding: try Sockets.receiveAll(client), as: UTF8.self) == "hello \(index)")
+        }
+        // Connections of both services show up under their GOST names.
+        #expect(ringway.waitForLine(containing: ["\"service\":\"service-0\"", ">< "]) != nil)
+        #expect(ringway.waitForLine(containing: ["\"service\":\"service-1\"", ">< "]) != nil)
+    }
+
+    @Test func everyLogLineIsOneJSONObjectWithGOSTsFields() throws {
+        let echo = try ScriptedUpstream.echo()
+        defer { echo.stop() }
+        let port = try freePort()
+        let ringway = try RingwayProcess(["-L", "tcp://127.0.0.1:\(port)/127.0.0.1:\(echo.port)"])
+        #expect(ringway.waitUntilListening(services: 1))
+        let client = try Sockets.connect(port: port)
+        try Sockets.sendAll(client, "12345")
+        shutdown(client, Int32(SHUT_WR))
+        _ = try Sockets.receiveAll(client)
+        close(client)
+        let closeLine = try #require(ringway.waitForLine(containing: [" >< "]))
+        for line in ringway.lines {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object != nil, "not a JSON object: \(line)")
+            #expect(object?["level"] is String && object?["msg"] is String && object?["time"] is String)
+        }
+        let fields = try #require(try JSONSerialization.jsonObject(with: Data(closeLine.utf8)) as? [String: Any])
+        for key in ["client", "remote", "local", "service", "handler", "listener", "kind", "level", "msg", "sid"] {
+            #expect(fields[key] != nil, "missing \(key) in \(closeLine)")
+        }
+        #expect(fields["inputBytes"] as? Int == 5)
+        #expect(fields["outputBytes"] as? Int == 5)
+        #expect((fields["duration"] as? Int ?? 0) > 0, "duration in nanoseconds")
+    }
+
+    @Test func sigtermDrainsTransfersInFlightThenExits() throws {
+        let upstream = try ScriptedUpstream { fd, _ in
+            // Answers slowly, so the transfer is still running when SIGTERM arrives.
+            let chunk = [UInt8](repeating: 0x42, count: 100_000)
+            for _ in 0..<10 {
+                try? Sockets.sendAll(fd, chunk)
+                usleep(100_000)
+            }
+            shutdown(fd, Int32(SHUT_WR))
+            _ = try? Sockets.receiveAll(fd)
+            close(fd)
+        }
+        defer { upstream.stop() }
+        let port = try freePort()
+        let ringway = try RingwayProcess(["-L", "tcp://127.0.0.1:\(port)/127.0.0.1:\(upstream.port)"])
+        #expect(ringway.waitUntilListening(services: 1))
+        let client = try Sockets.connect(port: port)
+        defer { close(client) }
+        _ = try Sockets.receive(client, exactly: 100_000)
+        ringway.signal(SIGTERM)
+        #expect(ringway.waitForLine(containing: ["draining"]) != nil)
+        // New clients are refused while the old one finishes.
+        #expect(throws: SocketError.self) { _ = try Sockets.connect(port: port, timeoutSeconds: 1) }
+        let rest = try Sockets.receiveAll(client)
+        #expect(rest.count == 900_000, "the transfer in flight completed")
+        shutdown(client, Int32(SHUT_WR))
+        #expect(ringway.waitForExit() == 0)
+    }
+
+    @Test func runningOutOfDescriptorsPausesAcceptingAndRecovers() throws {
+        let echo = try ScriptedUpstream.echo()
+        defer { echo.stop() }
+        let port = try freePort()
+        let ringway = try RingwayProcess(
+            ["--workers", "1", "-L", "tcp://127.0.0.1:\(port)/127.0.0.1:\(echo.port)"], shellPrefix: "ulimit -n 48")
+        #expect(ringway.waitUntilListening(services: 1), "\(ringway.lines)")
+        // More clients than descriptors: the relay must pause accepting, not spin or die.
+        var clients: [Int32] = []
+        for _ in 0..<40 { clients.append(try Sockets.connect(port: port)) }
+        #expect(ringway.waitForLine(containing: ["accept paused"]) != nil, "\(ringway.lines.suffix(3))")
+        #expect(ringway.process.isRunning)
+        for client in clients { close(client) }
+        // Once descriptors are free again, a new client is served.
+        var served = false
+        for _ in 0..<50 where !served {
+            let client = try Sockets.connect(port: port)
+            try Sockets.sendAll(client, "ping")
+            shutdown(client, Int32(SHUT_WR))
+            served = (try? Sockets.receiveAll(client)) == Array("ping".utf8)
+            close(client)
+            if !served { usleep(100_000) }
+        }
+        #expect(served)
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import Glibc
+import Synchronization
+
+/// The `ringway` binary under test: `RINGWAY_BINARY` (set by scripts/test to the release build),
+/// else the debug build next to the tests.
+enum RingwayBinary {
+    static var path: String {
+        if let path = ProcessInfo.processInfo.environment["RINGWAY_BINARY"], !path.isEmpty { return path }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        for candidate in [".build/release/ringway", ".build/debug/ringway"] {
+            let path = root.appendingPathComponent(candidate).path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return "ringway"
+    }
+}
+
+/// A running `ringway` process with its stderr collected line by line.
+final class RingwayProcess: @unchecked Sendable {
+    let process = Process()
+    private let errorPipe = Pipe()
+    private let output = Mutex<String>("")
+
+    /// Starts `ringway arguments...`, optionally through `/bin/sh -c` with a shell prefix (for
+    /// `ulimit`).
+    init(_ arguments: [String], shellPrefix: String? = nil) throws {
+        if let shellPrefix {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            let quoted = ([RingwayBinary.path] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+            process.arguments = ["-c", shellPrefix + "; exec " + quoted.joined(separator: " ")]
+        } else {
+            process.executableURL = URL(fileURLWithPath: RingwayBinary.path)
+            process.arguments = arguments
+        }
+        process.standardError = errorPipe
+        process.standardOutput = FileHandle.nullDevice
+        errorPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard !data.isEmpty else { return }
+            self?.output.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        }
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        errorPipe.fileHandleForReading.readabilityHandler = nil
+    }
+
+    var lines: [String] { output.withLock { $0 }.split(separator: "\n").map(String.init) }
+
+    func waitForLine(containing fragments: [String], seconds: Double = 10) -> String? {
+        let deadline = Date().addingTimeInterval(seconds)
+        repeat {
+            if let line = lines.first(where: { line in fragments.allSatisfy { line.contains($0) } }) { return line }
+            usleep(10_000)
+        } while Date() < deadline
+        return nil
+    }
+
+    /// Waits for the start-up lines of `count` services.
+    func waitUntilListening(services count: Int, seconds: Double = 20) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        repeat {
+            if lines.filter({ $0.contains("listening on") }).count >= count { return true }
+            if !process.isRunning { return false }
+            usleep(10_000)
+        } while Date() < deadline
+        return false
+    }
+
+    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    /// Waits for exit (bounded); returns the status, or nil if it is still running.
+    func waitForExit(seconds: Double = 20) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        guard !process.isRunning else { return nil }
+        usleep(50_000)  // let the last stderr bytes arrive
+        return process.terminationStatus
+    }
+}
+
+/// Runs ringway to completion (for argument errors, --help) and returns status and output.
+func runRingway(_ arguments: [String], seconds: Double = 20) throws -> (status: Int32, stdout: String, stderr: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: RingwayBinary.path)
+    process.arguments = arguments
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let deadline = Date().addingTimeInterval(seconds)
+    while process.isRunning && Date() < deadline { usleep(10_000) }
+    if process.isRunning {
+        process.terminate()
+        process.waitUntilExit()
+    }
+    let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    return (process.terminationStatus, stdout, stderr)
+}
+
+/// A free loopback port (bound once, then released).
+func freePort() throws -> UInt16 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    try withUnsafeMutablePointer(to: &address) { pointer in
+        try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            guard bind(fd, $0, length) == 0, getsockname(fd, $0, &length) == 0 else {
+                throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EINVAL)
+            }
+        }
+    }
+    return UInt16(bigEndian: address.sin_port)
+}
