@@ -40,7 +40,7 @@ let package = Package(
         .testTarget(
             name: "ProxyProtocolTests",
             dependencies: [
-                "ProxyProtocol",
+                "ProxyProtocol", "RingwayTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
     import Glibc
     import ProxyProtocol
+    import RingwayTestSupport
     import Testing
 
     /// The address parsers against glibc's `inet_pton`, which is strict in the same way (four decimal

@@ -1,4 +1,5 @@
 import ProxyProtocol
+import RingwayTestSupport
 import Testing
 
 /// Valid headers of every shape, for the truncation and dribbling tests.

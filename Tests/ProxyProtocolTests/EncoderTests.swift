@@ -1,4 +1,5 @@
 import ProxyProtocol
+import RingwayTestSupport
 import Testing
 
 private let clientV4 = IPEndpoint(address: .v4(IPv4Address(192, 0, 2, 1)), port: 49152)

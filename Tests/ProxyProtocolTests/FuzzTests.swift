@@ -1,4 +1,5 @@
 import ProxyProtocol
+import RingwayTestSupport
 import Testing
 
 /// Seeded random and mutated inputs through the detector and the parsers: nothing may crash, every

@@ -1,5 +1,6 @@
 import PropertyBased
 import ProxyProtocol
+import RingwayTestSupport
 import Testing
 
 /// Generators of encodable headers.

@@ -1,4 +1,5 @@
 import ProxyProtocol
+import RingwayTestSupport
 import Testing
 
 private func tcp4(_ source: IPv4Address, _ destination: IPv4Address, _ sourcePort: UInt16, _ destinationPort: UInt16)
@@ -77,77 +78,7 @@ struct V1ParserTests {
         checkDetection(row)
     }
 
-    static let invalidLines: [DetectionCase] = [
-        // Line endings and length.
-        DetectionCase("lone LF at the end", "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n", .invalid(.v1BadLineEnding)),
-        DetectionCase("CR then another byte", "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\rX", .invalid(.v1BadLineEnding)),
-        DetectionCase("CR CR LF", "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\r\n", .invalid(.v1BadLineEnding)),
-        DetectionCase("LF inside a field", "PROXY TCP4 1.2.\n3.4", .invalid(.v1BadLineEnding)),
-        DetectionCase("LF right after PROXY", "PROXY\n", .invalid(.v1BadLineEnding)),
-        DetectionCase("UNKNOWN with a lone LF", "PROXY UNKNOWN abc\ndef\r\n", .invalid(.v1BadLineEnding)),
-        DetectionCase("UNKNOWN with a lone CR", "PROXY UNKNOWN abc\rdef\r\n", .invalid(.v1BadLineEnding)),
-        DetectionCase(
-            "UNKNOWN one byte over 107", "PROXY UNKNOWN " + String(repeating: "x", count: 92) + "\r\n",
-            .invalid(.v1LineTooLong)),
-        DetectionCase(
-            "no CRLF within 107 bytes", "PROXY UNKNOWN " + String(repeating: "y", count: 200),
-            .invalid(.v1LineTooLong)),
-        // Structure.
-        DetectionCase("no space after PROXY", "PROXYTCP4 1.2.3.4 5.6.7.8 1 2\r\n", .invalid(.v1MissingSpace)),
-        DetectionCase("line ends after PROXY", "PROXY\r\n", .invalid(.v1MissingField)),
-        DetectionCase("double space before protocol", "PROXY  TCP4 1.2.3.4 5.6.7.8 1 2\r\n", .invalid(.v1EmptyField)),
-        DetectionCase("space then CRLF", "PROXY \r\n", .invalid(.v1EmptyField)),
-        DetectionCase("double space before source", "PROXY TCP4  1.2.3.4 5.6.7.8 1 2\r\n", .invalid(.v1EmptyField)),
-        DetectionCase("double space before port", "PROXY TCP4 1.2.3.4 5.6.7.8  1 2\r\n", .invalid(.v1EmptyField)),
-        DetectionCase("trailing space", "PROXY TCP4 1.2.3.4 5.6.7.8 1 \r\n", .invalid(.v1EmptyField)),
-        DetectionCase("TCP4 without fields", "PROXY TCP4\r\n", .invalid(.v1MissingField)),
-        DetectionCase("missing destination port", "PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n", .invalid(.v1MissingField)),
-        DetectionCase("missing ports", "PROXY TCP6 ::1 ::2\r\n", .invalid(.v1MissingField)),
-        DetectionCase("a fifth field", "PROXY TCP4 1.2.3.4 5.6.7.8 1 2 3\r\n", .invalid(.v1TooManyFields)),
-        DetectionCase("tab separator", "PROXY TCP4 1.2.3.4\t5.6.7.8 1 2\r\n", .invalid(.v1BadSourceAddress)),
-        // Protocol token.
-        DetectionCase("TCP5", "PROXY TCP5 1.2.3.4 5.6.7.8 1 2\r\n", .invalid(.v1BadProtocol)),
-        DetectionCase("lower case", "PROXY tcp4 1.2.3.4 5.6.7.8 1 2\r\n", .invalid(.v1BadProtocol)),
-        DetectionCase("UDP4", "PROXY UDP4 1.2.3.4 5.6.7.8 1 2\r\n", .invalid(.v1BadProtocol)),
-        DetectionCase("UNKNOWNX", "PROXY UNKNOWNX\r\n", .invalid(.v1BadProtocol)),
-        DetectionCase("TCP", "PROXY TCP 1.2.3.4 5.6.7.8 1 2\r\n", .invalid(.v1BadProtocol)),
-        DetectionCase("TCP44", "PROXY TCP44 1.2.3.4 5.6.7.8 1 2\r\n", .invalid(.v1BadProtocol)),
-        DetectionCase("UNKNOWN cut short", "PROXY UNKNOW\r\n", .invalid(.v1BadProtocol)),
-        // Addresses.
-        DetectionCase("three-part IPv4", "PROXY TCP4 1.2.3 5.6.7.8 1 2\r\n", .invalid(.v1BadSourceAddress)),
-        DetectionCase("leading zero octet", "PROXY TCP4 01.2.3.4 5.6.7.8 1 2\r\n", .invalid(.v1BadSourceAddress)),
-        DetectionCase("octet 256", "PROXY TCP4 1.2.3.4 5.6.7.256 1 2\r\n", .invalid(.v1BadDestinationAddress)),
-        DetectionCase("five-part IPv4", "PROXY TCP4 1.2.3.4.5 5.6.7.8 1 2\r\n", .invalid(.v1BadSourceAddress)),
-        DetectionCase("trailing dot", "PROXY TCP4 1.2.3.4 5.6.7. 1 2\r\n", .invalid(.v1BadDestinationAddress)),
-        DetectionCase("empty octet", "PROXY TCP4 1..3.4 5.6.7.8 1 2\r\n", .invalid(.v1BadSourceAddress)),
-        DetectionCase("IPv6 under TCP4", "PROXY TCP4 ::1 ::1 1 2\r\n", .invalid(.v1AddressFamilyMismatch)),
-        DetectionCase("IPv4 under TCP6", "PROXY TCP6 1.2.3.4 5.6.7.8 1 2\r\n", .invalid(.v1AddressFamilyMismatch)),
-        DetectionCase(
-            "IPv4 destination under TCP6", "PROXY TCP6 ::1 5.6.7.8 1 2\r\n", .invalid(.v1AddressFamilyMismatch)),
-        DetectionCase("mixed IPv6 form", "PROXY TCP6 ::ffff:1.2.3.4 ::1 1 2\r\n", .invalid(.v1BadSourceAddress)),
-        DetectionCase("bracketed IPv6", "PROXY TCP6 [::1] ::1 1 2\r\n", .invalid(.v1BadSourceAddress)),
-        DetectionCase("IPv6 zone id", "PROXY TCP6 fe80::1%eth0 ::1 1 2\r\n", .invalid(.v1BadSourceAddress)),
-        DetectionCase(
-            "nine IPv6 groups", "PROXY TCP6 ::1 1:2:3:4:5:6:7:8:9 1 2\r\n", .invalid(.v1BadDestinationAddress)),
-        DetectionCase("two gaps", "PROXY TCP6 ::1 1::2::3 1 2\r\n", .invalid(.v1BadDestinationAddress)),
-        DetectionCase("five-digit group", "PROXY TCP6 12345::1 ::1 1 2\r\n", .invalid(.v1BadSourceAddress)),
-        DetectionCase("seven IPv6 groups", "PROXY TCP6 1:2:3:4:5:6:7 ::1 1 2\r\n", .invalid(.v1BadSourceAddress)),
-        DetectionCase(
-            "non-ASCII in an address", ascii("PROXY TCP4 1.2.3.") + [0xC2, 0xB9] + ascii(" 5.6.7.8 1 2\r\n"),
-            .invalid(.v1BadSourceAddress)),
-        // Ports.
-        DetectionCase("source port 65536", "PROXY TCP4 1.2.3.4 5.6.7.8 65536 80\r\n", .invalid(.v1PortOutOfRange)),
-        DetectionCase("destination port 65536", "PROXY TCP4 1.2.3.4 5.6.7.8 80 65536\r\n", .invalid(.v1PortOutOfRange)),
-        DetectionCase(
-            "huge port", "PROXY TCP4 1.2.3.4 5.6.7.8 99999999999999999999 1\r\n", .invalid(.v1PortOutOfRange)),
-        DetectionCase("leading zero port", "PROXY TCP4 1.2.3.4 5.6.7.8 080 80\r\n", .invalid(.v1BadPort)),
-        DetectionCase("double zero port", "PROXY TCP4 1.2.3.4 5.6.7.8 00 80\r\n", .invalid(.v1BadPort)),
-        DetectionCase("plus sign", "PROXY TCP4 1.2.3.4 5.6.7.8 +80 80\r\n", .invalid(.v1BadPort)),
-        DetectionCase("negative port", "PROXY TCP4 1.2.3.4 5.6.7.8 80 -1\r\n", .invalid(.v1BadPort)),
-        DetectionCase("hex port", "PROXY TCP6 ::1 ::1 8a 80\r\n", .invalid(.v1BadPort)),
-    ]
-
-    @Test("invalid lines", arguments: invalidLines)
+    @Test("invalid lines", arguments: ProxyVectors.invalidV1Lines)
     func invalid(row: DetectionCase) {
         checkDetection(row)
     }

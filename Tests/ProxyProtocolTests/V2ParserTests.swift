@@ -1,4 +1,5 @@
 import ProxyProtocol
+import RingwayTestSupport
 import Testing
 
 private func proxy(_ transport: ProxyTransport, _ addresses: ProxyAddresses, _ tlvs: [ProxyTLV] = [])
@@ -15,7 +16,6 @@ private let proxyUnspecified = ExpectedDetection.header(
 
 private let unixSource = UnixSocketPath(path: "/run/haproxy/client.sock")!
 private let unixDestination = UnixSocketPath([0] + Array("abstract-name".utf8))!
-private let unixBlock: [UInt8] = unixSource.bytes + unixDestination.bytes
 
 private let sslValue: [UInt8] =
     [0x07, 0, 0, 0, 0] + tlvBytes(0x21, ascii("TLSv1.3")) + tlvBytes(0x22, ascii("client.example"))
@@ -84,78 +84,7 @@ struct V2ParserTests {
         checkDetection(row)
     }
 
-    static let invalidHeaders: [DetectionCase] = [
-        DetectionCase("version 1", v2Header(versionCommand: 0x11, body: ipv4Block), .invalid(.v2BadVersion)),
-        DetectionCase("version 3", v2Header(versionCommand: 0x31, body: ipv4Block), .invalid(.v2BadVersion)),
-        DetectionCase("version 0", v2Header(versionCommand: 0x01, body: ipv4Block), .invalid(.v2BadVersion)),
-        DetectionCase("command 2", v2Header(versionCommand: 0x22, body: ipv4Block), .invalid(.v2BadCommand)),
-        DetectionCase("command 15", v2Header(versionCommand: 0x2F, body: ipv4Block), .invalid(.v2BadCommand)),
-        DetectionCase("family 0x13", v2Header(family: 0x13, body: ipv4Block), .invalid(.v2BadFamily)),
-        DetectionCase("family 0x01 (UNSPEC over stream)", v2Header(family: 0x01), .invalid(.v2BadFamily)),
-        DetectionCase(
-            "family 0x10 (IPv4 over UNSPEC)", v2Header(family: 0x10, body: ipv4Block), .invalid(.v2BadFamily)),
-        DetectionCase("family 0x41", v2Header(family: 0x41, body: ipv4Block), .invalid(.v2BadFamily)),
-        DetectionCase("LOCAL with family 0xFF", v2Header(versionCommand: 0x20, family: 0xFF), .invalid(.v2BadFamily)),
-        DetectionCase("length over the limit", v2Header(family: 0x11, length: 4081), .invalid(.v2HeaderTooLong)),
-        DetectionCase("length 65535", v2Header(family: 0x11, length: 65535), .invalid(.v2HeaderTooLong)),
-        DetectionCase(
-            "IPv4 block of 11", v2Header(family: 0x11, body: Array(ipv4Block[0..<11])),
-            .invalid(.v2AddressBlockTooShort)),
-        DetectionCase(
-            "IPv6 block of 35", v2Header(family: 0x21, body: Array(ipv6Block[0..<35])),
-            .invalid(.v2AddressBlockTooShort)),
-        DetectionCase(
-            "IPv6 family with an IPv4 block", v2Header(family: 0x21, body: ipv4Block), .invalid(.v2AddressBlockTooShort)
-        ),
-        DetectionCase(
-            "UNIX block of 215", v2Header(family: 0x31, body: Array(unixBlock[0..<215])),
-            .invalid(.v2AddressBlockTooShort)),
-        DetectionCase("TCP4 with length 0", v2Header(family: 0x11), .invalid(.v2AddressBlockTooShort)),
-        DetectionCase(
-            "one byte after the addresses", v2Header(family: 0x11, body: ipv4Block + [0x04]), .invalid(.v2TLVOverrun)),
-        DetectionCase(
-            "two bytes after the addresses", v2Header(family: 0x11, body: ipv4Block + [0x04, 0x00]),
-            .invalid(.v2TLVOverrun)),
-        DetectionCase(
-            "TLV longer than the header", v2Header(family: 0x11, body: ipv4Block + [0x02, 0x00, 0x05, 0x61]),
-            .invalid(.v2TLVOverrun)),
-        DetectionCase(
-            "second TLV overruns", v2Header(family: 0x11, body: ipv4Block + tlvBytes(0x04, []) + [0xE0, 0xFF, 0xFF]),
-            .invalid(.v2TLVOverrun)),
-        DetectionCase(
-            "CRC32C of 3 bytes", v2Header(family: 0x11, body: ipv4Block + tlvBytes(0x03, [1, 2, 3])),
-            .invalid(.v2CRC32CBadLength)),
-        DetectionCase(
-            "CRC32C of 5 bytes", v2Header(family: 0x11, body: ipv4Block + tlvBytes(0x03, [1, 2, 3, 4, 5])),
-            .invalid(.v2CRC32CBadLength)),
-        DetectionCase(
-            "CRC32C mismatch", corrupted(v2HeaderWithChecksum(family: 0x11, body: ipv4Block), at: 16),
-            .invalid(.v2CRC32CMismatch)),
-        DetectionCase(
-            "CRC32C value flipped", corrupted(v2HeaderWithChecksum(family: 0x11, body: ipv4Block), at: 31),
-            .invalid(.v2CRC32CMismatch)),
-        DetectionCase(
-            "two CRC32C TLVs",
-            v2Header(family: 0x11, body: ipv4Block + tlvBytes(0x03, [0, 0, 0, 0]) + tlvBytes(0x03, [0, 0, 0, 0])),
-            .invalid(.v2CRC32CDuplicate)),
-        DetectionCase(
-            "UNIQUE_ID of 129 bytes",
-            v2Header(family: 0x11, body: ipv4Block + tlvBytes(0x05, [UInt8](repeating: 1, count: 129))),
-            .invalid(.v2UniqueIDTooLong)),
-        DetectionCase(
-            "SSL of 4 bytes", v2Header(family: 0x11, body: ipv4Block + tlvBytes(0x20, [1, 0, 0, 0])),
-            .invalid(.v2MalformedSSL)),
-        DetectionCase(
-            "SSL sub-TLV overrun",
-            v2Header(family: 0x11, body: ipv4Block + tlvBytes(0x20, [1, 0, 0, 0, 0, 0x21, 0x00, 0x09, 0x54])),
-            .invalid(.v2MalformedSSL)),
-        DetectionCase(
-            "SSL with a partial sub-TLV header",
-            v2Header(family: 0x11, body: ipv4Block + tlvBytes(0x20, [1, 0, 0, 0, 0, 0x21])),
-            .invalid(.v2MalformedSSL)),
-    ]
-
-    @Test("invalid headers", arguments: invalidHeaders)
+    @Test("invalid headers", arguments: ProxyVectors.invalidV2Headers)
     func invalid(row: DetectionCase) {
         checkDetection(row)
     }
@@ -233,9 +162,4 @@ private func crc(of block: [UInt8], _ authority: [UInt8]) -> [UInt8] {
     return Array(header.suffix(4))
 }
 
-/// `bytes` with the byte at `offset` inverted.
-private func corrupted(_ bytes: [UInt8], at offset: Int) -> [UInt8] {
-    var copy = bytes
-    copy[offset] ^= 0xFF
-    return copy
-}
+

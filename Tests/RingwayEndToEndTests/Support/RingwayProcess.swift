@@ -47,6 +47,9 @@ final class RingwayProcess: @unchecked Sendable {
     deinit {
         if process.isRunning {
             process.terminate()
+            let deadline = Date().addingTimeInterval(5)
+            while process.isRunning && Date() < deadline { usleep(10_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
         }
         errorPipe.fileHandleForReading.readabilityHandler = nil
