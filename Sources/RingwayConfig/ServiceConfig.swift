@@ -35,7 +35,8 @@ public struct ServiceConfig: Hashable, Sendable {
     /// A connection with no bytes moving either way for this long is closed (`idleTimeout`);
     /// `.zero` means never (GOST's TCP forwarder has no idle timeout).
     public var idleTimeout: Duration
-    /// Open connections per worker beyond which accepting pauses; nil = only the file limit.
+    /// Open connections of this service (all workers together) at which accepting pauses until
+    /// one closes; nil = only the descriptor limit.
     public var maxConnections: Int?
     /// socket -> pipe -> socket instead of copying through user-space buffers.
     public var splice: Bool

@@ -130,7 +130,7 @@ enum GOSTOnlyKeys {
     }
 
     private static let hints: [String: String] = [
-        "climiter": "Ringway limits connections per worker: use maxConnections=N",
+        "climiter": "GOST closes connections over the limit; Ringway leaves them queued until a slot frees: use maxConnections=N",
         "rlimiter": "remove it (no rate limiting)",
         "retries": "Ringway tries each target once per connection, then the next one",
         "maxfails": "Ringway tries the next target on every failed connect and marks none dead",

@@ -3,12 +3,18 @@ import Glibc
 
 /// A ring of equal-sized buffers the kernel picks from when a receive completes
 /// (`IOSQE_BUFFER_SELECT`). Both the ring entries and the buffers live in anonymous mappings:
-/// pages become resident only once the kernel has written into them, so a large pool costs
-/// address space, not memory, until traffic needs it.
+/// pages become resident only once the kernel has written into them.
+///
+/// The kernel takes buffers first-in first-out, so every buffer in circulation gets touched
+/// sooner or later. Only `initialCount` circulate at first; `grow(by:)` adds more when a receive
+/// finds the ring empty. Memory then follows the peak demand, not the configured capacity.
 public struct ProvidedBufferRing: ~Copyable {
     public let group: UInt16
+    /// Capacity: buffers the ring can ever hold.
     public let bufferCount: Int
     public let bufferSize: Int
+    /// Buffers handed to the kernel so far (ids 0..<provisioned).
+    public private(set) var provisioned = 0
 
     @usableFromInline
     let entries: UnsafeMutablePointer<io_uring_buf_ring>
@@ -25,7 +31,9 @@ public struct ProvidedBufferRing: ~Copyable {
     var unpublished: Int32 = 0
 
     /// `count` must be a power of two no larger than 32768 (16-bit ids, ring index mask).
-    public init(registeringWith ring: borrowing Ring, group: UInt16, count: Int, size: Int) throws(Errno) {
+    public init(
+        registeringWith ring: borrowing Ring, group: UInt16, count: Int, size: Int, initialCount: Int? = nil
+    ) throws(Errno) {
         precondition(count > 0 && count <= 32768 && count & (count - 1) == 0, "buffer count must be a power of two")
         precondition(size > 0 && size <= Int(Int32.max), "buffer size out of range")
         let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
@@ -58,10 +66,19 @@ public struct ProvidedBufferRing: ~Copyable {
         self.entriesLength = entriesLength
         self.storageLength = storageLength
         self.mask = Int32(count - 1)
-        for id in 0..<count {
+        grow(by: min(initialCount ?? count, count))
+    }
+
+    /// Puts up to `count` never-used buffers into circulation; returns how many were added.
+    @discardableResult
+    public mutating func grow(by count: Int) -> Int {
+        let added = min(count, bufferCount - provisioned)
+        for id in provisioned..<(provisioned + added) {
             recycle(UInt16(id))
         }
+        provisioned += added
         publish()
+        return added
     }
 
     deinit {

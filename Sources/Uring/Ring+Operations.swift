@@ -23,13 +23,16 @@ extension Ring {
     }
 
     /// A receive that picks its buffer from provided-buffer group `group` only when data arrives,
-    /// so a connection waiting for input holds no memory.
+    /// so a connection waiting for input holds no memory. `pollFirst` skips the initial read
+    /// attempt when the socket is known to be empty (it was just drained), going straight to
+    /// waiting for data.
     @inlinable
-    public func prepareReceive(socket: Int32, bufferGroup group: UInt16, userData: UInt64) {
+    public func prepareReceive(socket: Int32, bufferGroup group: UInt16, pollFirst: Bool = false, userData: UInt64) {
         let sqe = nextSubmission()
         io_uring_prep_recv(sqe, socket, nil, 0, 0)
         sqe.pointee.flags |= ringway_IOSQE_BUFFER_SELECT
         sqe.pointee.buf_group = group
+        if pollFirst { sqe.pointee.ioprio |= UInt16(IORING_RECVSEND_POLL_FIRST) }
         io_uring_sqe_set_data64(sqe, userData)
     }
 
@@ -148,4 +151,8 @@ public struct Completion: Sendable {
 
     @inlinable
     public var errno: Errno? { result < 0 ? Errno(rawValue: -result) : nil }
+
+    /// After a receive: the socket still had data when the receive completed.
+    @inlinable
+    public var socketHasMoreData: Bool { flags & IORING_CQE_F_SOCK_NONEMPTY != 0 }
 }

@@ -36,14 +36,47 @@ struct LimitsTests {
         #expect(monotonicSeconds() - stalledSince >= 0.5, "writes stalled")
         // Kernel socket buffers absorb a few MB on each side; the relay adds at most 2 × 16 KiB.
         #expect(written < 48 << 20, "wrote \(written) bytes before stalling")
-        #expect(bufferGauge(relay) <= 2)
+        #expect(gauge("ringway_buffers_in_use", relay) <= 2)
     }
 
-    func bufferGauge(_ relay: RelayFixture) -> UInt64 {
-        for line in relay.engine.metricsText().split(separator: "\n") where line.hasPrefix("ringway_buffers_in_use ") {
+    func gauge(_ name: String, _ relay: RelayFixture) -> UInt64 {
+        for line in relay.engine.metricsText().split(separator: "\n") where line.hasPrefix(name + " ") {
             return UInt64(line.split(separator: " ")[1]) ?? .max
         }
         return .max
+    }
+
+    /// The pool starts small (idle memory follows use, not --buffers) and grows when many
+    /// connections need buffers at once, never past its capacity.
+    @Test func bufferPoolGrowsOnDemandUpToItsCapacity() throws {
+        let upstream = try ScriptedUpstream(receiveBuffer: 4096) { fd, _ in
+            usleep(4_000_000)
+            close(fd)
+        }
+        defer { upstream.stop() }
+        let relay = try RelayFixture(
+            [forwardService(to: upstream.port)], bufferCount: 512, bufferSize: 4096, buffersPerDirection: 4)
+        defer { relay.stop() }
+        #expect(gauge("ringway_buffers_provisioned", relay) == 64)
+        // 60 connections × 4 buffers each, all held because the upstream never reads.
+        var clients: [Int32] = []
+        defer { clients.forEach { close($0) } }
+        for _ in 0..<60 {
+            let client = try Sockets.connect(port: relay.port)
+            setNonBlocking(client)
+            clients.append(client)
+        }
+        let chunk = [UInt8](repeating: 0x42, count: 65536)
+        let deadline = monotonicSeconds() + 3
+        while gauge("ringway_buffers_in_use", relay) < 240 && monotonicSeconds() < deadline {
+            for client in clients {
+                _ = chunk.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            }
+            usleep(1_000)
+        }
+        #expect(gauge("ringway_buffers_in_use", relay) == 240)
+        let provisioned = gauge("ringway_buffers_provisioned", relay)
+        #expect(provisioned >= 240 && provisioned <= 512)
     }
 
     @Test func connectionLimitPausesAcceptingAndResumes() throws {

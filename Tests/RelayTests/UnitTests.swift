@@ -130,3 +130,12 @@ struct JSONLineTests {
         #expect(text == #"{"a":"short"}"# + "\n")
     }
 }
+
+@Suite("Memory layout")
+struct MemoryLayoutTests {
+    /// Idle connections must cost under 1 KiB of process memory each; the slot is most of it.
+    @Test func connectionSlotFitsTheIdleBudget() {
+        #expect(MemoryLayout<Connection>.stride <= 512)
+        #expect(MemoryLayout<Direction>.stride <= 128)
+    }
+}

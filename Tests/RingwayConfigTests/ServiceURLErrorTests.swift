@@ -120,7 +120,7 @@ let invalidServiceURLs: [InvalidServiceURL] = [
     .init(base + "strategy=random", "strategy=random is not valid; expected round or rr"),
     .init(
         base + "climiter=100",
-        "key climiter is a GOST option Ringway does not support; Ringway limits connections per worker"
+        "key climiter is a GOST option Ringway does not support; GOST closes connections over the limit"
     ),
     .init(base + "maxFails=1", "key maxFails is a GOST option Ringway does not support"),
     .init(base + "handler.retries=2", "key handler.retries is a GOST option Ringway does not support"),

@@ -12,8 +12,16 @@ public final class ScriptedUpstream: @unchecked Sendable {
     private let accepted = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
 
-    public init(ipv6: Bool = false, _ script: @escaping @Sendable (Int32, ScriptedUpstream) -> Void) throws {
+    /// `receiveBuffer`: SO_RCVBUF for accepted sockets (inherited from the listener), to make
+    /// a non-reading upstream push back after a few kilobytes instead of megabytes.
+    public init(
+        ipv6: Bool = false, receiveBuffer: Int32? = nil,
+        _ script: @escaping @Sendable (Int32, ScriptedUpstream) -> Void
+    ) throws {
         (listener, port) = try Sockets.listen(ipv6: ipv6)
+        if var size = receiveBuffer {
+            setsockopt(listener, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(4))
+        }
         self.script = script
         let thread = Thread { [self] in self.acceptLoop() }
         thread.start()

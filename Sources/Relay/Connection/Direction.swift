@@ -27,6 +27,8 @@ struct Direction {
     var sinkShutdown = false
     /// A receive failed with -ENOBUFS; re-armed when buffers come back.
     var waitingForBuffers = false
+    /// The last receive left the socket empty, so the next one may wait for data straight away.
+    var sourceDrained = false
     /// Splice mode: bytes sitting in this direction's pipe.
     var pipeBytes: UInt32 = 0
     var bytes: UInt64 = 0

@@ -21,6 +21,11 @@ enum Counter: Int, CaseIterable {
     case httpRequests
     /// Gauge, kept on service 0's row: provided buffers held by connections right now.
     case buffersInUse
+    /// Gauge, kept on service 0's row: receive buffers put into circulation so far.
+    case buffersProvisioned
+
+    /// Gauges are exported once per process, not per service.
+    var isGauge: Bool { self == .buffersInUse || self == .buffersProvisioned }
 
     var metricName: String {
         switch self {
@@ -40,6 +45,7 @@ enum Counter: Int, CaseIterable {
         case .bufferWaits: return "ringway_buffer_waits_total"
         case .httpRequests: return "ringway_http_requests_total"
         case .buffersInUse: return "ringway_buffers_in_use"
+        case .buffersProvisioned: return "ringway_buffers_provisioned"
         }
     }
 
@@ -61,6 +67,7 @@ enum Counter: Int, CaseIterable {
         case .bufferWaits: return "Receives that found the buffer pool empty and waited for buffers."
         case .httpRequests: return "Requests answered by built-in HTTP services (whoami, metrics)."
         case .buffersInUse: return "Provided receive buffers held by connections (queued or being sent)."
+        case .buffersProvisioned: return "Receive buffers in circulation; the pool grows on demand up to --buffers per worker."
         }
     }
 }

@@ -31,9 +31,11 @@ final class MetricsSource: @unchecked Sendable {
         for (service, name) in serviceNames.enumerated() {
             text += "ringway_connections_active{service=\"\(name)\"} \(shared.activeConnections(service))\n"
         }
-        family(Counter.buffersInUse.metricName, Counter.buffersInUse.help, "gauge")
-        text += "\(Counter.buffersInUse.metricName) \(total(.buffersInUse, service: 0))\n"
-        for counter in Counter.allCases where counter != .buffersInUse {
+        for gauge in Counter.allCases where gauge.isGauge {
+            family(gauge.metricName, gauge.help, "gauge")
+            text += "\(gauge.metricName) \(total(gauge, service: 0))\n"
+        }
+        for counter in Counter.allCases where !counter.isGauge {
             family(counter.metricName, counter.help, "counter")
             for (service, name) in serviceNames.enumerated() {
                 text += "\(counter.metricName){service=\"\(name)\"} \(total(counter, service: service))\n"

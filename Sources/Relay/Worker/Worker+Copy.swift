@@ -40,7 +40,7 @@ extension Worker {
               Int(flow.pointee.count) < buffersPerDirection
         else { return }
         ring.prepareReceive(
-            socket: source(connection, side), bufferGroup: Worker.bufferGroup,
+            socket: source(connection, side), bufferGroup: Worker.bufferGroup, pollFirst: flow.pointee.sourceDrained,
             userData: userData(side == .inbound ? .receiveClient : .receiveUpstream, index))
         flow.pointee.receiveArmed = true
         connection.pointee.inflight += 1
@@ -54,6 +54,7 @@ extension Worker {
         if result > 0 {
             guard let buffer = completion.bufferID else { fatalError("buffer-select receive without a buffer") }
             flow.pointee.enqueue(PendingSend(buffer: buffer, start: 0, end: UInt32(result)))
+            flow.pointee.sourceDrained = !completion.socketHasMoreData
             flow.pointee.bytes &+= UInt64(result)
             counters.add(side == .inbound ? .bytesClientToUpstream : .bytesUpstreamToClient,
                          service: connection.pointee.service, UInt64(result))
@@ -70,9 +71,16 @@ extension Worker {
         }
         let error = Errno(rawValue: -result)
         if error == .noBuffers {
-            // The pool is empty, not the socket: wait for buffers to come back.
+            // The pool is empty, not the socket: put more buffers into circulation if the
+            // capacity allows, else wait for buffers to come back.
             flow.pointee.waitingForBuffers = true
+            flow.pointee.sourceDrained = false
             counters.add(.bufferWaits, service: connection.pointee.service)
+            let added = buffers.grow(by: max(Worker.initialBuffers, buffers.provisioned))
+            if added > 0 {
+                buffersRecycled += added
+                counters.set(.buffersProvisioned, service: 0, UInt64(buffers.provisioned))
+            }
             bufferWaiters.append(UInt64(UInt32(bitPattern: index)) | UInt64(connection.pointee.generation) << 32
                 | (side == .inbound ? 0 : 1 << 63))
             return

@@ -56,6 +56,8 @@ struct Worker: ~Copyable {
     var buffersHeld = 0
 
     static let bufferGroup: UInt16 = 0
+    /// Buffers in circulation at start; the pool doubles whenever a receive finds it empty.
+    static let initialBuffers = 64
 
     init(_ setup: WorkerSetup) throws(RingSetupError) {
         let options = setup.options
@@ -65,7 +67,8 @@ struct Worker: ~Copyable {
         let buffers: ProvidedBufferRing
         do {
             buffers = try ProvidedBufferRing(
-                registeringWith: ring, group: Worker.bufferGroup, count: options.bufferCount, size: options.bufferSize)
+                registeringWith: ring, group: Worker.bufferGroup, count: options.bufferCount, size: options.bufferSize,
+                initialCount: min(Worker.initialBuffers, options.bufferCount))
         } catch {
             throw RingSetupError(errno: error)
         }
@@ -75,6 +78,7 @@ struct Worker: ~Copyable {
         shared = setup.shared
         metrics = setup.metrics
         counters = setup.control.counters
+        counters.set(.buffersProvisioned, service: 0, UInt64(self.buffers.provisioned))
         processStart = setup.processStart
 
         var runtimes: [ServiceRuntime] = []
