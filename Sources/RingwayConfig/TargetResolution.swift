@@ -6,9 +6,10 @@ import ProxyProtocol
     import Darwin
 #endif
 
-/// Name resolution at start-up, so the engine only ever connects to addresses. Names are looked up
-/// once with the system resolver (`/etc/hosts`, then DNS, per nsswitch); a name that does not
-/// resolve stops start-up with a clear error rather than failing every connection later.
+/// Name resolution with the system resolver (`/etc/hosts`, then DNS, per nsswitch), so the engine
+/// only ever connects to addresses. At start-up a name that does not resolve stops Ringway with a
+/// clear error rather than failing every connection later; afterwards the engine looks names up
+/// again when connects to them fail.
 public enum TargetResolution {
     /// What an empty target host (`tcp://:8080/:80`) connects to: GOST dials `":80"`, which Go
     /// treats as the local system. Ringway tries IPv4 loopback first, where local servers listen
@@ -68,6 +69,11 @@ public struct HostLookupError: Error, Hashable, Sendable, CustomStringConvertibl
     public var host: String
     /// `gai_strerror`'s text, e.g. "Name or service not known".
     public var reason: String
+
+    public init(host: String, reason: String) {
+        self.host = host
+        self.reason = reason
+    }
 
     public var description: String { "\(host) does not resolve: \(reason)" }
 }

@@ -69,6 +69,10 @@ public struct Ring: ~Copyable {
         return sqe
     }
 
+    /// Prepared entries the kernel has not taken yet (0 right after a complete submit).
+    @inlinable
+    public var unsubmittedCount: Int { Int(io_uring_sq_ready(ring)) }
+
     /// Submits what is queued without waiting. Returns the number of entries the kernel took.
     @discardableResult
     public func submit() throws(Errno) -> Int {

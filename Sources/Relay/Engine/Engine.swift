@@ -38,6 +38,7 @@ public final class Engine: @unchecked Sendable {
     private let listenSockets: [[Int32]]  // [worker][service]
     private let processStart: UInt64
     private let threads = Mutex<[pthread_t]>([])
+    private let refresher: TargetRefresher
 
     public init(services: [ServiceConfig], options: EngineOptions) throws(EngineError) {
         precondition(options.workers > 0, "at least one worker")
@@ -77,6 +78,12 @@ public final class Engine: @unchecked Sendable {
             throw .resources("cannot create the worker wake-up eventfd: \(error)")
         }
         self.controls = controls
+        do {
+            refresher = try TargetRefresher(services: resolvedServices, options: options)
+        } catch {
+            perWorker.joined().forEach { _ = close($0) }
+            throw .resources("cannot create the name refresher's eventfd: \(error)")
+        }
         metrics.attach(controls)
         var realtime = timespec()
         clock_gettime(CLOCK_REALTIME, &realtime)
@@ -94,7 +101,8 @@ public final class Engine: @unchecked Sendable {
         for (worker, control) in controls.enumerated() {
             let setup = WorkerSetup(
                 control: control, shared: shared, metrics: metrics, services: services,
-                listenSockets: listenSockets[worker], options: options, processStart: processStart)
+                listenSockets: listenSockets[worker], options: options, processStart: processStart,
+                refresher: refresher)
             let context = Unmanaged.passRetained(WorkerThreadContext(setup)).toOpaque()
             var thread = pthread_t()
             let result = pthread_create(&thread, nil, { raw in
@@ -122,6 +130,13 @@ public final class Engine: @unchecked Sendable {
             }
             if controls.allSatisfy({ $0.phase == .running || $0.phase == .finished }) { break }
             usleep(1000)
+        }
+        do {
+            try refresher.start()
+        } catch {
+            stop()
+            wait()
+            throw .resources("cannot start the name refresher thread: \(error)")
         }
         logStartup()
     }
@@ -174,6 +189,7 @@ public final class Engine: @unchecked Sendable {
             return current
         }
         for thread in joining { pthread_join(thread, nil) }
+        if isFinished { refresher.stop() }
     }
 
     /// Prometheus text of every counter, summed over workers.

@@ -1,3 +1,4 @@
+import ProxyProtocol
 import RingwayConfig
 
 /// Engine-wide knobs: how many workers and how each sizes its ring and buffers.
@@ -17,6 +18,11 @@ public struct EngineOptions: Sendable {
     public var drainTimeout: Duration
     /// Where JSON log lines go (stderr unless a test or embedder wants them elsewhere).
     public var logDescriptor: Int32 = 2
+    /// Looks a target host name up again after connects to it failed (the system resolver
+    /// unless a test substitutes its own).
+    public var resolveHost: @Sendable (String) throws(HostLookupError) -> [IPAddress] = {
+        (host: String) throws(HostLookupError) -> [IPAddress] in try TargetResolution.addresses(of: host)
+    }
 
     public init(
         workers: Int, logLevel: LogLevel = .info, bufferCount: Int = 1024, bufferSize: Int = 32 * 1024,

@@ -2,29 +2,43 @@ import CLiburing
 import Glibc
 import ProxyProtocol
 
-/// Every upstream endpoint of every service, in kernel form, at stable addresses: a connect
-/// request points into this table until it completes. Also the per-service connect timeouts the
-/// linked timeout requests read.
+/// Every upstream endpoint of every service, in kernel form, at stable addresses: the kernel
+/// copies a connect's address when it takes the request, so a slot may be rewritten (after a
+/// re-resolution) once nothing prepared is waiting to be submitted. Also the per-service connect
+/// timeouts the linked timeout requests read.
+///
+/// Each service owns a fixed run of slots sized for its largest possible answer; `count(service:)`
+/// says how many of them hold endpoints now.
 struct EndpointTable: ~Copyable {
-    let endpoints: [IPEndpoint]
+    private(set) var endpoints: [IPEndpoint]
+    private let first: [Int]
+    private let capacities: [Int]
+    private var counts: [Int]
     private let addresses: UnsafeMutablePointer<sockaddr_storage>
     private let lengths: UnsafeMutablePointer<socklen_t>
     private let timeouts: UnsafeMutablePointer<__kernel_timespec>
-    private let serviceCount: Int
 
-    init(endpoints: [IPEndpoint], connectTimeouts: [Duration]) {
-        self.endpoints = endpoints
-        addresses = .allocate(capacity: max(endpoints.count, 1))
-        lengths = .allocate(capacity: max(endpoints.count, 1))
-        for (index, endpoint) in endpoints.enumerated() {
-            lengths[index] = endpoint.write(to: addresses + index)
+    /// `services[i]`: service i's endpoints now; `capacities[i]`: the most it may ever have.
+    init(services: [[IPEndpoint]], capacities: [Int], connectTimeouts: [Duration]) {
+        var first: [Int] = []
+        var total = 0
+        for capacity in capacities {
+            first.append(total)
+            total += capacity
         }
-        serviceCount = connectTimeouts.count
+        self.first = first
+        self.capacities = capacities
+        counts = Array(repeating: 0, count: capacities.count)
+        endpoints = Array(repeating: IPEndpoint(address: .v4(.any), port: 0), count: total)
+        addresses = .allocate(capacity: max(total, 1))
+        lengths = .allocate(capacity: max(total, 1))
+        lengths.initialize(repeating: 0, count: max(total, 1))
         timeouts = .allocate(capacity: max(connectTimeouts.count, 1))
         for (index, timeout) in connectTimeouts.enumerated() {
             let milliseconds = Int64(timeout.milliseconds)
             timeouts[index] = __kernel_timespec(tv_sec: milliseconds / 1000, tv_nsec: milliseconds % 1000 * 1_000_000)
         }
+        for (service, list) in services.enumerated() { replace(service: service, with: list) }
     }
 
     deinit {
@@ -33,57 +47,28 @@ struct EndpointTable: ~Copyable {
         timeouts.deallocate()
     }
 
-    func address(_ index: Int) -> (UnsafePointer<sockaddr>, socklen_t) {
-        (UnsafeRawPointer(addresses + index).assumingMemoryBound(to: sockaddr.self), lengths[index])
+    /// Endpoints `service` has now.
+    func count(service: Int) -> Int { counts[service] }
+
+    func endpoint(service: Int, _ index: Int) -> IPEndpoint { endpoints[first[service] + index] }
+
+    func address(service: Int, _ index: Int) -> (UnsafePointer<sockaddr>, socklen_t) {
+        let slot = first[service] + index
+        return (UnsafeRawPointer(addresses + slot).assumingMemoryBound(to: sockaddr.self), lengths[slot])
     }
 
     func connectTimeout(service: Int) -> UnsafeMutablePointer<__kernel_timespec> {
         timeouts + service
     }
-}
 
-/// A listening socket of this worker and whether its multishot accept is armed.
-struct ListenerState {
-    let socket: Int32
-    let service: UInt16
-    var armed = false
-    /// Accepting stopped until this time (ms), after EMFILE/ENFILE; 0 when not paused.
-    var retryAt: UInt64 = 0
-    /// Accepting stopped because the service reached maxConnections.
-    var atLimit = false
-    /// Closed during drain.
-    var closed = false
-}
-
-/// Connections whose receive found the buffer pool empty, in arrival order. Each entry names a
-/// slot, its generation at the time, and the direction; stale entries are skipped when served.
-struct BufferWaitQueue: ~Copyable {
-    private let entries: UnsafeMutablePointer<UInt64>
-    private let capacity: Int
-    private var head = 0
-    private(set) var count = 0
-
-    init(capacity: Int) {
-        self.capacity = capacity
-        entries = .allocate(capacity: capacity)
-    }
-
-    deinit {
-        entries.deallocate()
-    }
-
-    /// Each direction waits at most once (guarded by `Direction.waitingForBuffers`), so
-    /// `capacity` of twice the slab never overflows.
-    mutating func append(_ entry: UInt64) {
-        precondition(count < capacity, "buffer wait queue overflow")
-        entries[(head + count) % capacity] = entry
-        count += 1
-    }
-
-    mutating func removeFirst() -> UInt64 {
-        let entry = entries[head]
-        head = (head + 1) % capacity
-        count -= 1
-        return entry
+    /// Only while no prepared connect is waiting to be submitted.
+    mutating func replace(service: Int, with list: [IPEndpoint]) {
+        let kept = list.prefix(capacities[service])
+        for (offset, endpoint) in kept.enumerated() {
+            let slot = first[service] + offset
+            endpoints[slot] = endpoint
+            lengths[slot] = endpoint.write(to: addresses + slot)
+        }
+        counts[service] = kept.count
     }
 }

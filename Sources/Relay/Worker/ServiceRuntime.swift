@@ -5,9 +5,6 @@ import RingwayConfig
 struct ServiceRuntime {
     let index: UInt16
     let config: ServiceConfig
-    /// Endpoints of this service in the worker's endpoint table.
-    let firstEndpoint: Int
-    let endpointCount: Int
     let detector: ProxyHeaderDetector?
     let headerTimeoutMilliseconds: UInt64
     let idleTimeoutMilliseconds: UInt64
@@ -23,11 +20,9 @@ struct ServiceRuntime {
         config.receiveProxy != nil || config.sendProxy != nil || config.kind != .forward
     }
 
-    init(index: Int, config: ServiceConfig, firstEndpoint: Int, endpointCount: Int) {
+    init(index: Int, config: ServiceConfig) {
         self.index = UInt16(index)
         self.config = config
-        self.firstEndpoint = firstEndpoint
-        self.endpointCount = endpointCount
         if let receive = config.receiveProxy {
             detector = ProxyHeaderDetector(maximumHeaderLength: receive.maximumHeaderLength)
             headerTimeoutMilliseconds = receive.timeout.milliseconds

@@ -10,16 +10,18 @@ extension Worker {
     mutating func startConnect(_ index: Int32, firstAttempt: Bool) {
         let connection = slab[index]
         let service = services[Int(connection.pointee.service)]
-        guard service.endpointCount > 0 else {
+        let serviceIndex = Int(service.index)
+        let endpointCount = endpoints.count(service: serviceIndex)
+        guard endpointCount > 0 else {
             close(index, reason: .upstreamUnavailable)
             return
         }
         if firstAttempt {
-            connection.pointee.endpoint = UInt16(nextConnectionNumber % UInt64(service.endpointCount))
+            connection.pointee.endpoint = UInt16(nextConnectionNumber % UInt64(endpointCount))
         }
         connection.pointee.connectAttempts += 1
-        let endpointIndex = service.firstEndpoint + Int(connection.pointee.endpoint)
-        let endpoint = endpoints.endpoints[endpointIndex]
+        let endpointIndex = Int(connection.pointee.endpoint) % endpointCount
+        let endpoint = endpoints.endpoint(service: serviceIndex, endpointIndex)
         let socket = Glibc.socket(endpoint.family, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
         guard socket >= 0 else {
             let error = Errno.current
@@ -31,7 +33,7 @@ extension Worker {
         setSocketOption(socket, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
         connection.pointee.upstreamSocket = socket
         connection.pointee.state = .connecting
-        let (address, length) = endpoints.address(endpointIndex)
+        let (address, length) = endpoints.address(service: serviceIndex, endpointIndex)
         ring.prepareConnect(
             socket: socket, address: address, addressLength: length, userData: userData(.connect, index),
             timeout: endpoints.connectTimeout(service: Int(service.index)),
@@ -46,18 +48,22 @@ extension Worker {
     mutating func handleConnect(_ index: Int32, _ completion: Completion) {
         let connection = slab[index]
         let service = services[Int(connection.pointee.service)]
+        let serviceIndex = Int(service.index)
+        // The table may have been refreshed since this connect started; stay in range.
+        let endpointCount = max(endpoints.count(service: serviceIndex), 1)
+        let endpoint = endpoints.endpoint(service: serviceIndex, Int(connection.pointee.endpoint) % endpointCount)
         guard completion.result == 0 else {
             let error = Errno(rawValue: -completion.result)
             // Outside closing, only the linked timeout cancels a connect.
             let timedOut = error == .canceled
-            let endpoint = endpoints.endpoints[service.firstEndpoint + Int(connection.pointee.endpoint)]
             counters.add(.upstreamConnectFailures, service: connection.pointee.service)
             if timedOut { counters.add(.upstreamConnectTimeouts, service: connection.pointee.service) }
             logUpstreamFailure(index, endpoint: endpoint, error: error, timedOut: timedOut)
             Glibc.close(connection.pointee.upstreamSocket)
             connection.pointee.upstreamSocket = -1
-            if Int(connection.pointee.connectAttempts) < service.endpointCount {
-                connection.pointee.endpoint = UInt16((Int(connection.pointee.endpoint) + 1) % service.endpointCount)
+            refresher.requestRefresh(service: serviceIndex)
+            if Int(connection.pointee.connectAttempts) < endpoints.count(service: serviceIndex) {
+                connection.pointee.endpoint = UInt16((Int(connection.pointee.endpoint) + 1) % endpointCount)
                 startConnect(index, firstAttempt: false)
             } else {
                 close(index, reason: .upstreamUnavailable, errno: timedOut ? ETIMEDOUT : error.rawValue)
@@ -66,7 +72,7 @@ extension Worker {
         }
         connection.pointee.state = .relaying
         connection.pointee.lastActivity = now
-        logConnected(index, to: endpoints.endpoints[service.firstEndpoint + Int(connection.pointee.endpoint)])
+        logConnected(index, to: endpoint)
         if service.config.splice {
             startSplicing(index)
         } else {

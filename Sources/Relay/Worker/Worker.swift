@@ -14,6 +14,7 @@ struct WorkerSetup: @unchecked Sendable {
     let listenSockets: [Int32]
     let options: EngineOptions
     let processStart: UInt64
+    let refresher: TargetRefresher
 }
 
 /// One thread, one ring: accepts, relays and closes the connections that arrive on its own
@@ -32,7 +33,10 @@ struct Worker: ~Copyable {
     var log: EventLog
     var bufferWaiters: BufferWaitQueue
     let services: [ServiceRuntime]
-    let endpoints: EndpointTable
+    var endpoints: EndpointTable
+    /// Re-resolves target names after failed connects; `endpointVersion` is what `endpoints` holds.
+    let refresher: TargetRefresher
+    var endpointVersion: UInt32
     let listeners: UnsafeMutableBufferPointer<ListenerState>
     let completionSlots: UnsafeMutableBufferPointer<UnsafeMutablePointer<io_uring_cqe>?>
     let wakeBuffer: UnsafeMutablePointer<UInt64>
@@ -81,16 +85,13 @@ struct Worker: ~Copyable {
         counters.set(.buffersProvisioned, service: 0, UInt64(self.buffers.provisioned))
         processStart = setup.processStart
 
-        var runtimes: [ServiceRuntime] = []
-        var flatEndpoints: [IPEndpoint] = []
-        for (index, service) in setup.services.enumerated() {
-            let resolved = service.targets.flatMap(\.resolved)
-            runtimes.append(ServiceRuntime(
-                index: index, config: service, firstEndpoint: flatEndpoints.count, endpointCount: resolved.count))
-            flatEndpoints += resolved
-        }
-        services = runtimes
-        endpoints = EndpointTable(endpoints: flatEndpoints, connectTimeouts: setup.services.map(\.connectTimeout))
+        services = setup.services.enumerated().map { ServiceRuntime(index: $0.offset, config: $0.element) }
+        refresher = setup.refresher
+        let (version, current) = setup.refresher.snapshot()
+        endpointVersion = version
+        endpoints = EndpointTable(
+            services: current, capacities: setup.services.map(TargetRefresher.capacity(of:)),
+            connectTimeouts: setup.services.map(\.connectTimeout))
 
         // Each connection needs two descriptors (six in splice mode); a worker may end up with
         // all of them, so size the slab by the process's descriptor limit.
@@ -99,7 +100,7 @@ struct Worker: ~Copyable {
         let descriptors = Int(min(limit.rlim_cur, 1 << 20))
         let capacity = max(64, (descriptors - 32) / 2)
         slab = ConnectionSlab(capacity: capacity)
-        let largestChunk = runtimes.map(\.scratchSize).max() ?? 4096
+        let largestChunk = services.map(\.scratchSize).max() ?? 4096
         scratch = ScratchPool(chunkSize: (largestChunk + 4095) / 4096 * 4096, capacity: capacity)
         bufferWaiters = BufferWaitQueue(capacity: capacity * 2)
         now = monotonicMilliseconds()
@@ -139,6 +140,7 @@ struct Worker: ~Copyable {
             let waitNanoseconds: Int64 = timers.count > 0 || hasPausedListener ? 10_000_000 : 500_000_000
             try ring.submitAndWait(timeoutNanoseconds: waitNanoseconds)
             now = monotonicMilliseconds()
+            if refresher.hasNames { adoptRefreshedEndpoints() }
             while true {
                 let count = ring.peekCompletions(into: completionSlots)
                 if count == 0 { break }
@@ -160,6 +162,15 @@ struct Worker: ~Copyable {
             log.flush()
         }
         log.flush()
+    }
+
+    /// Copies in the addresses the refresher found, at a moment when no prepared connect still
+    /// points into the table.
+    mutating func adoptRefreshedEndpoints() {
+        guard refresher.version != endpointVersion, ring.unsubmittedCount == 0 else { return }
+        let (version, current) = refresher.snapshot()
+        for (service, list) in current.enumerated() { endpoints.replace(service: service, with: list) }
+        endpointVersion = version
     }
 
     /// Routes one completion by the operation packed in its user_data.

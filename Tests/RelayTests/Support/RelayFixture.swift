@@ -57,12 +57,14 @@ final class RelayFixture {
 
     init(
         _ services: [ServiceConfig], workers: Int = 1, bufferCount: Int = 256, bufferSize: Int = 16 * 1024,
-        buffersPerDirection: Int = 2, drainTimeout: Duration = .seconds(10), logLevel: LogLevel = .info
+        buffersPerDirection: Int = 2, drainTimeout: Duration = .seconds(10), logLevel: LogLevel = .info,
+        resolveHost: (@Sendable (String) throws(HostLookupError) -> [IPAddress])? = nil
     ) throws {
         var options = EngineOptions(
             workers: workers, logLevel: logLevel, bufferCount: bufferCount, bufferSize: bufferSize,
             buffersPerDirection: buffersPerDirection, drainTimeout: drainTimeout)
         options.logDescriptor = logs.writeDescriptor
+        if let resolveHost { options.resolveHost = resolveHost }
         engine = try Engine(services: services, options: options)
         try engine.start()
     }
