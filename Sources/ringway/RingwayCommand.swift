@@ -55,14 +55,15 @@ struct RingwayCommand: ParsableCommand {
             help: ArgumentHelp("Serve Prometheus metrics on [HOST]:PORT.", valueName: "addr"))
     var metrics: String?
 
-    @Option(name: .long, help: ArgumentHelp("After SIGTERM, how long open connections may finish.", valueName: "duration"))
+    @Option(name: .long, help: ArgumentHelp(
+        "After the first SIGTERM, SIGINT or SIGHUP, how long open connections may finish (a second signal stops at once).", valueName: "duration"))
     var drainTimeout: String = "30s"
 
-    @Option(name: .long, help: "Provided receive buffers per worker (a power of two).")
+    @Option(name: .long, help: "Most receive buffers per worker (a power of two); 64 circulate at first, more as load needs them.")
     var buffers: Int = 1024
 
     @Option(name: .long, help: "Size of each receive buffer in bytes.")
-    var bufferSize: Int = 32 * 1024
+    var bufferSize: Int = 512 * 1024
 
     @Option(name: .long, help: "Buffers one direction of a connection may hold before it stops reading.")
     var buffersPerDirection: Int = 2

@@ -95,5 +95,7 @@ struct ProxySendTests {
         try Sockets.sendAll(client, "HELLO THERE\r\n\r\n")
         let text = String(decoding: try Sockets.receiveAll(client), as: UTF8.self)
         #expect(text.hasPrefix("HTTP/1.1 400 Bad Request"))
+        #expect(relay.logs.waitForLine(containing: ["\"reason\":\"bad_request\""]) != nil)
+        #expect(relay.metric("ringway_connections_closed_by_reason_total", label: "reason=\"bad_request\"") == 1)
     }
 }

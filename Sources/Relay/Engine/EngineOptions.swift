@@ -25,7 +25,7 @@ public struct EngineOptions: Sendable {
     }
 
     public init(
-        workers: Int, logLevel: LogLevel = .info, bufferCount: Int = 1024, bufferSize: Int = 32 * 1024,
+        workers: Int, logLevel: LogLevel = .info, bufferCount: Int = 1024, bufferSize: Int = 512 * 1024,
         buffersPerDirection: Int = 2, ringEntries: Int = 1024, drainTimeout: Duration = .seconds(30)
     ) {
         self.workers = workers

@@ -57,14 +57,17 @@ extension Worker {
         switch HTTPRequestHead.parse(request) {
         case .incomplete:
             if request.count >= service.incomingCapacity {
+                connection.pointee.closeReason = .badRequest
                 respond(index, status: "431 Request Header Fields Too Large", body: "request head too large\n", close: true)
             } else {
                 armScratchReceive(index)
             }
         case .invalid(let why):
+            connection.pointee.closeReason = .badRequest
             respond(index, status: "400 Bad Request", body: why + "\n", close: true)
         case .complete(let head):
             guard head.bodyLength <= service.incomingCapacity - head.headLength else {
+                connection.pointee.closeReason = .badRequest
                 respond(index, status: "413 Content Too Large", body: "request body too large\n", close: true)
                 return
             }
@@ -200,7 +203,8 @@ extension Worker {
             connection.pointee.heapResponse = nil
         }
         if connection.pointee.closeAfterResponse {
-            close(index, reason: .finished)
+            // .finished unless the request was refused (.badRequest).
+            close(index, reason: connection.pointee.closeReason)
             return
         }
         // Keep-alive: drop the answered request, look at what was pipelined behind it.
