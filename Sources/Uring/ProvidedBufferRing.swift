@@ -114,7 +114,8 @@ public struct ProvidedBufferRing: ~Copyable {
 }
 
 func anonymousMapping(length: Int) -> UnsafeMutableRawPointer? {
-    let memory = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+    // NORESERVE: a large pool is address space until traffic fills it; do not charge it up front.
+    let memory = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
     guard let memory, memory != MAP_FAILED else { return nil }
     return memory
 }

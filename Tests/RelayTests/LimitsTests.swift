@@ -79,6 +79,45 @@ struct LimitsTests {
         #expect(provisioned >= 240 && provisioned <= 512)
     }
 
+    /// Clients that never read can pin every main buffer (each direction holds its share); other
+    /// connections must still move, on the reserve pool, instead of waiting for them.
+    @Test func slowReadersCannotStallOtherConnections() throws {
+        let stalled = try ScriptedUpstream(receiveBuffer: 4096) { fd, _ in
+            usleep(6_000_000)
+            close(fd)
+        }
+        defer { stalled.stop() }
+        let echo = try ScriptedUpstream.echo()
+        defer { echo.stop() }
+        let relay = try RelayFixture(
+            [forwardService(to: [stalled.port]), forwardService(to: [echo.port], name: "service-1")],
+            bufferCount: 8, bufferSize: 16 * 1024, buffersPerDirection: 2)
+        defer { relay.stop() }
+        var clients: [Int32] = []
+        defer { clients.forEach { close($0) } }
+        for _ in 0..<6 {
+            let client = try Sockets.connect(port: relay.port(0))
+            setNonBlocking(client)
+            clients.append(client)
+        }
+        let chunk = [UInt8](repeating: 0x42, count: 65536)
+        let deadline = monotonicSeconds() + 3
+        // Six stalled clients × 2 buffers: the 8 main buffers and 4 from the reserve.
+        while gauge("ringway_buffers_in_use", relay) < 12 && monotonicSeconds() < deadline {
+            for client in clients {
+                _ = chunk.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            }
+            usleep(1_000)
+        }
+        #expect(gauge("ringway_buffers_in_use", relay) == 12)
+        #expect(relay.metric("ringway_buffer_pool_exhausted_total") >= 1)
+        let client = try Sockets.connect(port: relay.port(1), timeoutSeconds: 2)
+        defer { close(client) }
+        try Sockets.sendAll(client, "ping")
+        #expect((try? Sockets.receive(client, exactly: 4)) == Array("ping".utf8))
+        #expect(relay.logs.waitForLine(containing: ["receive buffers are held by connections waiting on slow readers"]) != nil)
+    }
+
     @Test func connectionLimitPausesAcceptingAndResumes() throws {
         let echo = try ScriptedUpstream.echo()
         defer { echo.stop() }

@@ -2,6 +2,8 @@
 struct PendingSend {
     /// The connection's scratch chunk rather than a provided buffer.
     static let scratch: UInt16 = 0xFFFF
+    /// Set on buffer ids from the reserve pool (their ids stay below 0x4000).
+    static let reserveFlag: UInt16 = 0x8000
 
     var buffer: UInt16
     /// Unsent bytes are `start..<end` of the buffer (or chunk); a short send moves `start`.

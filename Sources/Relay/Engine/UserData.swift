@@ -10,6 +10,9 @@ enum Operation: UInt8 {
     /// Provided-buffer receive on the client (inbound) or upstream (outbound) socket.
     case receiveClient
     case receiveUpstream
+    /// The same, picking from the reserve pool (the main pool was exhausted).
+    case receiveClientFromReserve
+    case receiveUpstreamFromReserve
     /// Send to the upstream (inbound data) or the client (outbound data).
     case sendUpstream
     case sendClient

@@ -18,6 +18,8 @@ enum Counter: Int, CaseIterable {
     case acceptErrors
     case acceptPauses
     case bufferWaits
+    /// The main buffer pool ran empty at its capacity and receives moved to the reserve.
+    case bufferPoolExhausted
     case httpRequests
     /// Gauge, kept on service 0's row: provided buffers held by connections right now.
     case buffersInUse
@@ -43,6 +45,7 @@ enum Counter: Int, CaseIterable {
         case .acceptErrors: return "ringway_accept_errors_total"
         case .acceptPauses: return "ringway_accept_pauses_total"
         case .bufferWaits: return "ringway_buffer_waits_total"
+        case .bufferPoolExhausted: return "ringway_buffer_pool_exhausted_total"
         case .httpRequests: return "ringway_http_requests_total"
         case .buffersInUse: return "ringway_buffers_in_use"
         case .buffersProvisioned: return "ringway_buffers_provisioned"
@@ -65,6 +68,7 @@ enum Counter: Int, CaseIterable {
         case .acceptErrors: return "accept() failures (EMFILE, ENFILE, ENOMEM, ...)."
         case .acceptPauses: return "Times accepting paused (file limit, maxConnections)."
         case .bufferWaits: return "Receives that found the buffer pool empty and waited for buffers."
+        case .bufferPoolExhausted: return "Times every main receive buffer was held (slow readers) and receives moved to 16 KiB reserve buffers."
         case .httpRequests: return "Requests answered by built-in HTTP services (whoami, metrics)."
         case .buffersInUse: return "Provided receive buffers held by connections (queued or being sent)."
         case .buffersProvisioned: return "Receive buffers in circulation; the pool grows on demand up to --buffers per worker."

@@ -39,20 +39,27 @@ extension Worker {
         guard !flow.pointee.receiveArmed, !flow.pointee.sourceClosed, !flow.pointee.waitingForBuffers,
               Int(flow.pointee.count) < buffersPerDirection
         else { return }
+        let operation: Operation = mainPoolExhausted
+            ? (side == .inbound ? .receiveClientFromReserve : .receiveUpstreamFromReserve)
+            : (side == .inbound ? .receiveClient : .receiveUpstream)
         ring.prepareReceive(
-            socket: source(connection, side), bufferGroup: Worker.bufferGroup, pollFirst: flow.pointee.sourceDrained,
-            userData: userData(side == .inbound ? .receiveClient : .receiveUpstream, index))
+            socket: source(connection, side),
+            bufferGroup: mainPoolExhausted ? Worker.reserveBufferGroup : Worker.bufferGroup,
+            pollFirst: flow.pointee.sourceDrained, userData: userData(operation, index))
         flow.pointee.receiveArmed = true
         connection.pointee.inflight += 1
     }
 
-    mutating func handleReceive(_ index: Int32, _ side: Side, _ completion: Completion) {
+    /// `buffer`: the completion's buffer id, tagged with its pool.
+    mutating func handleReceive(
+        _ index: Int32, _ side: Side, _ completion: Completion, buffer: UInt16?, fromReserve: Bool
+    ) {
         let connection = slab[index]
         let flow = direction(connection, side)
         flow.pointee.receiveArmed = false
         let result = completion.result
         if result > 0 {
-            guard let buffer = completion.bufferID else { fatalError("buffer-select receive without a buffer") }
+            guard let buffer else { fatalError("buffer-select receive without a buffer") }
             flow.pointee.enqueue(PendingSend(buffer: buffer, start: 0, end: UInt32(result)))
             flow.pointee.sourceDrained = !completion.socketHasMoreData
             flow.pointee.bytes &+= UInt64(result)
@@ -63,7 +70,7 @@ extension Worker {
             armReceive(index, side)
             return
         }
-        if let buffer = completion.bufferID { recycle(buffer) }
+        if let buffer { recycle(buffer) }
         if result == 0 {
             flow.pointee.sourceClosed = true
             finishDirectionIfDrained(index, side)
@@ -72,20 +79,46 @@ extension Worker {
         let error = Errno(rawValue: -result)
         if error == .noBuffers {
             // The pool is empty, not the socket: put more buffers into circulation if the
-            // capacity allows, else wait for buffers to come back.
-            flow.pointee.waitingForBuffers = true
+            // capacity allows; a main pool at capacity hands over to the reserve at once; an
+            // exhausted reserve means waiting for buffers to come back.
             flow.pointee.sourceDrained = false
-            counters.add(.bufferWaits, service: connection.pointee.service)
-            let added = buffers.grow(by: max(Worker.initialBuffers, buffers.provisioned))
+            let pool = fromReserve ? Worker.reserveBufferGroup : Worker.bufferGroup
+            let added = fromReserve
+                ? reserveBuffers.grow(by: max(16, reserveBuffers.provisioned))
+                : buffers.grow(by: max(Worker.initialBuffers, buffers.provisioned))
             if added > 0 {
                 buffersRecycled += added
-                counters.set(.buffersProvisioned, service: 0, UInt64(buffers.provisioned))
+                if pool == Worker.bufferGroup {
+                    counters.set(.buffersProvisioned, service: 0, UInt64(buffers.provisioned))
+                }
+            } else if pool == Worker.bufferGroup {
+                if !mainPoolExhausted { noteMainPoolExhausted(service: connection.pointee.service) }
+                mainPoolExhausted = true
+                armReceive(index, side)
+                return
             }
+            flow.pointee.waitingForBuffers = true
+            counters.add(.bufferWaits, service: connection.pointee.service)
             bufferWaiters.append(UInt64(UInt32(bitPattern: index)) | UInt64(connection.pointee.generation) << 32
                 | (side == .inbound ? 0 : 1 << 63))
             return
         }
         failed(index, side: side, atSource: true, error)
+    }
+
+    /// Slow readers hold every main buffer: count it, and say so (at most every 10 s).
+    private mutating func noteMainPoolExhausted(service: UInt16) {
+        counters.add(.bufferPoolExhausted, service: service)
+        // Under sustained pressure the pool flips between empty and not many times a second.
+        guard now >= lastPoolExhaustionLog + 10_000 else { return }
+        lastPoolExhaustionLog = now
+        let capacity = buffers.bufferCount
+        let size = reserveBuffers.bufferSize
+        log.write(.warn) { line in
+            line.field("kind", "worker")
+            line.field("msg", "all \(capacity) receive buffers are held by connections waiting on slow readers; "
+                + "receiving into \(size / 1024) KiB reserve buffers until some return (--buffers raises the pool)")
+        }
     }
 
     /// Sends the head of the queue unless a send is already in flight on that socket.
@@ -95,8 +128,14 @@ extension Worker {
         let flow = direction(connection, side)
         guard !flow.pointee.sendInFlight, !flow.pointee.isEmpty else { return }
         let item = flow.pointee.first
-        let base = item.buffer == PendingSend.scratch
-            ? scratch.base(connection.pointee.scratch) : buffers.buffer(item.buffer)
+        let base: UnsafeMutableRawPointer
+        if item.buffer == PendingSend.scratch {
+            base = scratch.base(connection.pointee.scratch)
+        } else if item.buffer & PendingSend.reserveFlag != 0 {
+            base = reserveBuffers.buffer(item.buffer & ~PendingSend.reserveFlag)
+        } else {
+            base = buffers.buffer(item.buffer)
+        }
         ring.prepareSend(
             socket: sink(connection, side), from: base + Int(item.start), length: Int(item.end - item.start),
             userData: userData(side == .inbound ? .sendUpstream : .sendClient, index))

@@ -27,6 +27,12 @@ struct Worker: ~Copyable {
     let counters: CounterBlock
     let ring: Ring
     var buffers: ProvidedBufferRing
+    /// Small buffers receives fall back to when `buffers` is at capacity and empty, so clients
+    /// that read slowly (each holding its share of big buffers) cannot stall everyone else.
+    var reserveBuffers: ProvidedBufferRing
+    /// The main pool was found empty at its capacity; cleared when one of its buffers returns.
+    var mainPoolExhausted = false
+    var lastPoolExhaustionLog: UInt64 = 0
     var slab: ConnectionSlab
     var scratch: ScratchPool
     var timers: TimerWheel
@@ -60,6 +66,10 @@ struct Worker: ~Copyable {
     var buffersHeld = 0
 
     static let bufferGroup: UInt16 = 0
+    static let reserveBufferGroup: UInt16 = 1
+    /// Reserve capacity: 16384 ids (tagged with PendingSend.reserveFlag, below the scratch marker).
+    static let reserveBufferCount = 16384
+    static let reserveBufferSize = 16 * 1024
     /// Buffers in circulation at start; the pool doubles whenever a receive finds it empty.
     static let initialBuffers = 64
 
@@ -76,8 +86,18 @@ struct Worker: ~Copyable {
         } catch {
             throw RingSetupError(errno: error)
         }
+        let reserveBuffers: ProvidedBufferRing
+        do {
+            reserveBuffers = try ProvidedBufferRing(
+                registeringWith: ring, group: Worker.reserveBufferGroup, count: Worker.reserveBufferCount,
+                size: min(Worker.reserveBufferSize, options.bufferSize), initialCount: 16)
+        } catch {
+            buffers.unregister(from: ring)
+            throw RingSetupError(errno: error)
+        }
         self.ring = ring
         self.buffers = buffers
+        self.reserveBuffers = reserveBuffers
         control = setup.control
         shared = setup.shared
         metrics = setup.metrics
@@ -121,6 +141,7 @@ struct Worker: ~Copyable {
 
     deinit {
         buffers.unregister(from: ring)
+        reserveBuffers.unregister(from: ring)
         for listener in listeners where !listener.closed { Glibc.close(listener.socket) }
         listeners.deallocate()
         completionSlots.deallocate()
@@ -135,6 +156,7 @@ struct Worker: ~Copyable {
         control.enter(.running)
         while true {
             buffers.publish()
+            reserveBuffers.publish()
             // Timers tick every 10 ms while any are pending; otherwise only completions (or the
             // wake eventfd) end the wait, with a slow heartbeat as a safety net.
             let waitNanoseconds: Int64 = timers.count > 0 || hasPausedListener ? 10_000_000 : 500_000_000
@@ -176,9 +198,16 @@ struct Worker: ~Copyable {
     /// Routes one completion by the operation packed in its user_data.
     @inline(__always)
     mutating func handle(_ completion: Completion) {
-        if completion.bufferID != nil { buffersHeld += 1 }
         guard let operation = UserData.operation(completion.userData) else {
             fatalError("completion with unknown user_data \(completion.userData)")
+        }
+        // The kernel names the buffer by id only; which pool it came from is in the operation.
+        var buffer = completion.bufferID
+        if let id = buffer {
+            buffersHeld += 1
+            if operation == .receiveClientFromReserve || operation == .receiveUpstreamFromReserve {
+                buffer = id | PendingSend.reserveFlag
+            }
         }
         let index = UserData.slot(completion.userData)
         switch operation {
@@ -199,13 +228,13 @@ struct Worker: ~Copyable {
         else {
             // A slot is freed only after its last completion, so this should not happen; if it
             // does, the completion belongs to an earlier occupant and must not touch this one.
-            if let buffer = completion.bufferID { recycle(buffer) }
+            if let buffer { recycle(buffer) }
             staleCompletions += 1
             return
         }
         connection.pointee.inflight -= 1
         if connection.pointee.state == .closing {
-            if let buffer = completion.bufferID { recycle(buffer) }
+            if let buffer { recycle(buffer) }
             if connection.pointee.inflight == 0 { finishClosing(index) }
             return
         }
@@ -213,8 +242,10 @@ struct Worker: ~Copyable {
         case .scratchReceive: handleScratchReceive(index, completion)
         case .connect: handleConnect(index, completion)
         case .connectTimeout: handleConnectTimeout(index, completion)
-        case .receiveClient: handleReceive(index, .inbound, completion)
-        case .receiveUpstream: handleReceive(index, .outbound, completion)
+        case .receiveClient: handleReceive(index, .inbound, completion, buffer: buffer, fromReserve: false)
+        case .receiveUpstream: handleReceive(index, .outbound, completion, buffer: buffer, fromReserve: false)
+        case .receiveClientFromReserve: handleReceive(index, .inbound, completion, buffer: buffer, fromReserve: true)
+        case .receiveUpstreamFromReserve: handleReceive(index, .outbound, completion, buffer: buffer, fromReserve: true)
         case .sendUpstream: handleSend(index, .inbound, completion)
         case .sendClient:
             if connection.pointee.state == .serving {
@@ -241,9 +272,15 @@ struct Worker: ~Copyable {
         UserData.pack(operation, slot: index, generation: slab[index].pointee.generation)
     }
 
+    /// Gives a buffer back to the pool its tag names.
     @inline(__always)
     mutating func recycle(_ buffer: UInt16) {
-        buffers.recycle(buffer)
+        if buffer & PendingSend.reserveFlag != 0 {
+            reserveBuffers.recycle(buffer & ~PendingSend.reserveFlag)
+        } else {
+            buffers.recycle(buffer)
+            mainPoolExhausted = false
+        }
         buffersRecycled += 1
         buffersHeld -= 1
     }
