@@ -78,20 +78,11 @@ extension Worker {
         }
         let error = Errno(rawValue: -result)
         if error == .noBuffers {
-            // The pool is empty, not the socket: put more buffers into circulation if the
-            // capacity allows; a main pool at capacity hands over to the reserve at once; an
-            // exhausted reserve means waiting for buffers to come back.
+            // The pool is empty, not the socket. A main pool at its capacity hands over to the
+            // reserve at once; otherwise wait: buffers usually come back within a loop turn, and
+            // the pools grow at the end of a turn in which none did (serveBufferWaiters).
             flow.pointee.sourceDrained = false
-            let pool = fromReserve ? Worker.reserveBufferGroup : Worker.bufferGroup
-            let added = fromReserve
-                ? reserveBuffers.grow(by: max(16, reserveBuffers.provisioned))
-                : buffers.grow(by: max(Worker.initialBuffers, buffers.provisioned))
-            if added > 0 {
-                buffersRecycled += added
-                if pool == Worker.bufferGroup {
-                    counters.set(.buffersProvisioned, service: 0, UInt64(buffers.provisioned))
-                }
-            } else if pool == Worker.bufferGroup {
+            if !fromReserve && buffers.provisioned == buffers.bufferCount {
                 if !mainPoolExhausted { noteMainPoolExhausted(service: connection.pointee.service) }
                 mainPoolExhausted = true
                 armReceive(index, side)
@@ -205,7 +196,18 @@ extension Worker {
         close(index, reason: reason, errno: error.rawValue, resetClient: !clientFailed, resetUpstream: clientFailed)
     }
 
-    /// Re-arms receives that hit an empty pool, as many as buffers came back.
+    /// Puts more buffers into circulation: the main pool until its capacity, then the reserve.
+    /// Returns how many were added.
+    private mutating func growPool() -> Int {
+        if buffers.provisioned < buffers.bufferCount {
+            let added = buffers.grow(by: max(Worker.initialBuffers, buffers.provisioned))
+            counters.set(.buffersProvisioned, service: 0, UInt64(buffers.provisioned))
+            return added
+        }
+        return reserveBuffers.grow(by: max(16, reserveBuffers.provisioned))
+    }
+
+    /// Re-arms receives that hit an empty pool, as many as buffers came back (or were added).
     mutating func serveBufferWaiters() {
         guard bufferWaiters.count > 0 else {
             buffersRecycled = 0
@@ -213,6 +215,10 @@ extension Worker {
         }
         var budget = buffersRecycled
         buffersRecycled = 0
+        if budget == 0 {
+            // Nothing came back this turn: the buffers out are held, not passing through.
+            budget = growPool()
+        }
         while budget > 0 && bufferWaiters.count > 0 {
             let entry = bufferWaiters.removeFirst()
             let index = Int32(bitPattern: UInt32(truncatingIfNeeded: entry))

@@ -70,7 +70,8 @@ struct Worker: ~Copyable {
     /// Reserve capacity: 16384 ids (tagged with PendingSend.reserveFlag, below the scratch marker).
     static let reserveBufferCount = 16384
     static let reserveBufferSize = 16 * 1024
-    /// Buffers in circulation at start; the pool doubles whenever a receive finds it empty.
+    /// Buffers in circulation at start. The pool doubles at the end of a loop turn in which
+    /// receives found it empty and no buffer came back (they are held, not passing through).
     static let initialBuffers = 64
 
     init(_ setup: WorkerSetup) throws(RingSetupError) {
