@@ -71,6 +71,22 @@ extension Ring {
 
     /// Cancels every in-flight request on `socket`; completes with the number canceled or -ENOENT.
     @inlinable
+    public func prepareShutdown(socket: Int32, how: Int32, userData: UInt64) {
+        let sqe = nextSubmission()
+        io_uring_prep_shutdown(sqe, socket, how)
+        io_uring_sqe_set_data64(sqe, userData)
+    }
+
+    /// Closes a descriptor when the ring takes the request (sockets close at once, inline).
+    @inlinable
+    public func prepareClose(descriptor: Int32, userData: UInt64) {
+        let sqe = nextSubmission()
+        io_uring_prep_close(sqe, descriptor)
+        io_uring_sqe_set_data64(sqe, userData)
+    }
+
+    /// Cancels every request on `socket`.
+    @inlinable
     public func prepareCancelAll(socket: Int32, userData: UInt64) {
         let sqe = nextSubmission()
         io_uring_prep_cancel_fd(sqe, socket, UInt32(IORING_ASYNC_CANCEL_ALL))

@@ -142,6 +142,35 @@ struct CommandLineTests {
         #expect(ringway.waitForExit() == 0)
     }
 
+    /// Sockets are closed on the ring after their last request completes; none may stay open.
+    @Test func finishedConnectionsGiveTheirDescriptorsBack() throws {
+        let echo = try ScriptedUpstream.echo()
+        defer { echo.stop() }
+        let port = try freePort()
+        let ringway = try RingwayProcess(["--workers", "1", "-L", "tcp://127.0.0.1:\(port)/127.0.0.1:\(echo.port)"])
+        #expect(ringway.waitUntilListening(services: 1), "\(ringway.lines)")
+        let pid = ringway.process.processIdentifier
+        let before = openDescriptors(of: pid)
+        for index in 0..<100 {
+            let client = try Sockets.connect(port: port)
+            defer { close(client) }
+            try Sockets.sendAll(client, "hello \(index)")
+            shutdown(client, Int32(SHUT_WR))
+            #expect(String(decoding: try Sockets.receiveAll(client), as: UTF8.self) == "hello \(index)")
+        }
+        var after = openDescriptors(of: pid)
+        for _ in 0..<150 where after != before {
+            usleep(20_000)
+            after = openDescriptors(of: pid)
+        }
+        #expect(before > 0)
+        #expect(after == before)
+    }
+
+    func openDescriptors(of pid: Int32) -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
+    }
+
     @Test func runningOutOfDescriptorsPausesAcceptingAndRecovers() throws {
         let echo = try ScriptedUpstream.echo()
         defer { echo.stop() }

@@ -17,6 +17,10 @@ enum Operation: UInt8 {
     case sendUpstream
     case sendClient
     case cancel
+    /// shutdown(SHUT_WR) after a direction's last byte (half-close).
+    case shutdown
+    /// close() of a finished connection's descriptor; its slot may already be reused.
+    case closeDescriptor
     /// Splice mode: socket -> pipe (fill) and pipe -> socket (drain), per direction.
     case spliceFillInbound
     case spliceFillOutbound

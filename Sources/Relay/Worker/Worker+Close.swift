@@ -29,6 +29,20 @@ extension Worker {
         }
     }
 
+    /// A direction delivered its last byte: pass the source's FIN on to the sink. When the other
+    /// direction has already finished, closing the connection sends this FIN, so no separate
+    /// shutdown is needed.
+    mutating func finishDirection(_ index: Int32, _ side: Side) {
+        let connection = slab[index]
+        direction(connection, side).pointee.sinkShutdown = true
+        if connection.pointee.inbound.sinkShutdown && connection.pointee.outbound.sinkShutdown {
+            close(index, reason: .finished)
+            return
+        }
+        ring.prepareShutdown(socket: sink(connection, side), how: Int32(SHUT_WR), userData: userData(.shutdown, index))
+        connection.pointee.inflight += 1
+    }
+
     /// The connection's open descriptors: sockets, and pipes in splice mode.
     @inline(__always)
     func forEachDescriptor(_ connection: UnsafeMutablePointer<Connection>, _ body: (Int32) -> Void) {
@@ -58,7 +72,9 @@ extension Worker {
         counters.add(.connectionsClosed, service: service)
         counters.addClose(connection.pointee.closeReason, service: service)
         shared.adjustActive(service, by: -1)
-        forEachDescriptor(connection) { descriptor in Glibc.close(descriptor) }
+        // On the ring: the closes leave with the next submit, batched with everything else.
+        let closeUserData = UserData.pack(.closeDescriptor, slot: -1, generation: 0)
+        forEachDescriptor(connection) { descriptor in ring.prepareClose(descriptor: descriptor, userData: closeUserData) }
         logClose(index)
         slab.free(index)
     }

@@ -173,11 +173,7 @@ extension Worker {
         guard flow.pointee.sourceClosed, flow.pointee.isEmpty, !flow.pointee.sendInFlight,
               !flow.pointee.sinkShutdown, connection.pointee.state == .relaying
         else { return }
-        _ = Glibc.shutdown(sink(connection, side), Int32(SHUT_WR))
-        flow.pointee.sinkShutdown = true
-        if connection.pointee.inbound.sinkShutdown && connection.pointee.outbound.sinkShutdown {
-            close(index, reason: .finished)
-        }
+        finishDirection(index, side)
     }
 
     /// A socket error on one side. Resets travel on: the other side's socket is closed with

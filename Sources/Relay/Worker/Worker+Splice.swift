@@ -159,10 +159,6 @@ extension Worker {
         let connection = slab[index]
         let flow = direction(connection, side)
         guard flow.pointee.sourceClosed, flow.pointee.pipeBytes == 0, !flow.pointee.sinkShutdown else { return }
-        _ = Glibc.shutdown(sink(connection, side), Int32(SHUT_WR))
-        flow.pointee.sinkShutdown = true
-        if connection.pointee.inbound.sinkShutdown && connection.pointee.outbound.sinkShutdown {
-            close(index, reason: .finished)
-        }
+        finishDirection(index, side)
     }
 }

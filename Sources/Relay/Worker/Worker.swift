@@ -184,6 +184,8 @@ struct Worker: ~Copyable {
             }
             log.flush()
         }
+        // Closes of the last connections are prepared but not yet submitted.
+        _ = try? ring.submit()
         log.flush()
     }
 
@@ -217,6 +219,8 @@ struct Worker: ~Copyable {
             return
         case .wake:
             handleWake(completion)
+            return
+        case .closeDescriptor:
             return
         case .cancel where index < 0:
             return
@@ -262,7 +266,7 @@ struct Worker: ~Copyable {
         case .pollFillOutbound: handleSplicePoll(index, .outbound, fill: true, completion)
         case .pollDrainInbound: handleSplicePoll(index, .inbound, fill: false, completion)
         case .pollDrainOutbound: handleSplicePoll(index, .outbound, fill: false, completion)
-        case .cancel, .accept, .wake: break
+        case .shutdown, .cancel, .accept, .wake, .closeDescriptor: break
         }
     }
 
