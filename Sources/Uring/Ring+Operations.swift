@@ -60,6 +60,9 @@ extension Ring {
         socket: Int32, address: UnsafePointer<sockaddr>, addressLength: socklen_t, userData: UInt64,
         timeout: UnsafeMutablePointer<__kernel_timespec>, timeoutUserData: UInt64
     ) {
+        // The pair must reach the kernel together: a full queue submitted between them would
+        // send the connect unlinked (no timeout) and the timeout alone (-EINVAL).
+        if io_uring_sq_space_left(ring) < 2 { _ = io_uring_submit(ring) }
         let connect = nextSubmission()
         io_uring_prep_connect(connect, socket, address, addressLength)
         connect.pointee.flags |= ringway_IOSQE_IO_LINK
@@ -69,7 +72,8 @@ extension Ring {
         io_uring_sqe_set_data64(limit, timeoutUserData)
     }
 
-    /// Cancels every in-flight request on `socket`; completes with the number canceled or -ENOENT.
+    /// shutdown(2) on the ring. The kernel runs it from its worker pool (it may block), so it
+    /// costs a thread hop; used once per half-close.
     @inlinable
     public func prepareShutdown(socket: Int32, how: Int32, userData: UInt64) {
         let sqe = nextSubmission()
@@ -77,15 +81,7 @@ extension Ring {
         io_uring_sqe_set_data64(sqe, userData)
     }
 
-    /// Closes a descriptor when the ring takes the request (sockets close at once, inline).
-    @inlinable
-    public func prepareClose(descriptor: Int32, userData: UInt64) {
-        let sqe = nextSubmission()
-        io_uring_prep_close(sqe, descriptor)
-        io_uring_sqe_set_data64(sqe, userData)
-    }
-
-    /// Cancels every request on `socket`.
+    /// Cancels every in-flight request on `socket`; completes with the number canceled or -ENOENT.
     @inlinable
     public func prepareCancelAll(socket: Int32, userData: UInt64) {
         let sqe = nextSubmission()
@@ -126,6 +122,7 @@ extension Ring {
         io_uring_sqe_set_data64(sqe, userData)
     }
 
+    /// Closes a descriptor when the ring takes the request (a socket closes inline, no thread hop).
     @inlinable
     public func prepareClose(fileDescriptor: Int32, userData: UInt64) {
         let sqe = nextSubmission()

@@ -24,6 +24,36 @@ struct HalfCloseAndResetTests {
         #expect(upstream.recorded == ["got question"])
     }
 
+    /// The upstream's FIN arrives while the last bytes to the client are still being sent, after
+    /// the client had half-closed: the connection closes when that send completes, and the slot
+    /// must go to the next client clean (a receive was once armed on the freed slot, leaving
+    /// the next occupant unable to read its upstream).
+    /// (Before the fix the next client hung and so did stopping the engine: hence the limit.)
+    @Test(.timeLimit(.minutes(1)))
+    func closingOnTheLastSendLeavesTheSlotCleanForTheNextClient() throws {
+        let response = [UInt8](repeating: 0x61, count: 16 << 20)
+        let upstream = try ScriptedUpstream { fd, _ in
+            _ = try? Sockets.receiveAll(fd)
+            try? Sockets.sendAll(fd, response)
+            close(fd)
+        }
+        defer { upstream.stop() }
+        // Four buffers per direction keep receiving (and so see the FIN) while sends are in flight.
+        let relay = try RelayFixture([forwardService(to: upstream.port)], buffersPerDirection: 4)
+        defer { relay.stop() }
+        for round in 0..<8 {
+            let client = try Sockets.connect(port: relay.port, timeoutSeconds: 5)
+            defer { close(client) }
+            try Sockets.sendAll(client, "request \(round)")
+            shutdown(client, Int32(SHUT_WR))
+            // Reading late keeps the relay's last sends in flight when the upstream's FIN lands.
+            usleep(100_000)
+            let answer = try? Sockets.receiveAll(client)
+            #expect(answer?.count == response.count, "round \(round)")
+            if answer?.count != response.count { break }
+        }
+    }
+
     @Test func upstreamHalfCloseReachesClientWhichCanStillSend() throws {
         let upstream = try ScriptedUpstream { fd, upstream in
             try? Sockets.sendAll(fd, "greeting")

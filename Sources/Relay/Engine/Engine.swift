@@ -91,6 +91,8 @@ public final class Engine: @unchecked Sendable {
     }
 
     deinit {
+        // Normally stopped by wait(); an engine dropped without waiting must not leave it running.
+        refresher.stop()
         for control in controls { control.counters.deallocate() }
     }
 

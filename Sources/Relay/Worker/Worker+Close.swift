@@ -74,7 +74,7 @@ extension Worker {
         shared.adjustActive(service, by: -1)
         // On the ring: the closes leave with the next submit, batched with everything else.
         let closeUserData = UserData.pack(.closeDescriptor, slot: -1, generation: 0)
-        forEachDescriptor(connection) { descriptor in ring.prepareClose(descriptor: descriptor, userData: closeUserData) }
+        forEachDescriptor(connection) { descriptor in ring.prepareClose(fileDescriptor: descriptor, userData: closeUserData) }
         logClose(index)
         slab.free(index)
     }

@@ -36,7 +36,9 @@ extension Worker {
     mutating func armReceive(_ index: Int32, _ side: Side) {
         let connection = slab[index]
         let flow = direction(connection, side)
-        guard !flow.pointee.receiveArmed, !flow.pointee.sourceClosed, !flow.pointee.waitingForBuffers,
+        // Not after the connection closed: finishing a direction can free the slot under us.
+        guard connection.pointee.state == .relaying,
+              !flow.pointee.receiveArmed, !flow.pointee.sourceClosed, !flow.pointee.waitingForBuffers,
               Int(flow.pointee.count) < buffersPerDirection
         else { return }
         let operation: Operation = mainPoolExhausted
@@ -159,6 +161,8 @@ extension Worker {
         }
         if flow.pointee.isEmpty {
             finishDirectionIfDrained(index, side)
+            // Both directions done: the connection closed and the slot may already be free.
+            guard connection.pointee.state == .relaying else { return }
         } else {
             startSend(index, side)
         }
