@@ -39,6 +39,26 @@ struct LimitsTests {
         #expect(gauge("ringway_buffers_in_use", relay) <= 2)
     }
 
+    /// Opens `count` clients to `port` and keeps writing on all of them until the relay holds
+    /// `buffers` receive buffers (their upstream does not read) or 3 s pass.
+    func pushUntilBuffersHeld(_ buffers: UInt64, clients count: Int, port: UInt16, _ relay: RelayFixture) throws -> [Int32] {
+        var clients: [Int32] = []
+        for _ in 0..<count {
+            let client = try Sockets.connect(port: port)
+            setNonBlocking(client)
+            clients.append(client)
+        }
+        let chunk = [UInt8](repeating: 0x42, count: 65536)
+        let deadline = monotonicSeconds() + 3
+        while gauge("ringway_buffers_in_use", relay) < buffers && monotonicSeconds() < deadline {
+            for client in clients {
+                _ = chunk.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            }
+            usleep(1_000)
+        }
+        return clients
+    }
+
     func gauge(_ name: String, _ relay: RelayFixture) -> UInt64 {
         for line in relay.engine.metricsText().split(separator: "\n") where line.hasPrefix(name + " ") {
             return UInt64(line.split(separator: " ")[1]) ?? .max
@@ -59,21 +79,8 @@ struct LimitsTests {
         defer { relay.stop() }
         #expect(gauge("ringway_buffers_provisioned", relay) == 64)
         // 60 connections × 4 buffers each, all held because the upstream never reads.
-        var clients: [Int32] = []
+        let clients = try pushUntilBuffersHeld(240, clients: 60, port: relay.port, relay)
         defer { clients.forEach { close($0) } }
-        for _ in 0..<60 {
-            let client = try Sockets.connect(port: relay.port)
-            setNonBlocking(client)
-            clients.append(client)
-        }
-        let chunk = [UInt8](repeating: 0x42, count: 65536)
-        let deadline = monotonicSeconds() + 3
-        while gauge("ringway_buffers_in_use", relay) < 240 && monotonicSeconds() < deadline {
-            for client in clients {
-                _ = chunk.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            }
-            usleep(1_000)
-        }
         #expect(gauge("ringway_buffers_in_use", relay) == 240)
         let provisioned = gauge("ringway_buffers_provisioned", relay)
         #expect(provisioned >= 240 && provisioned <= 512)
@@ -93,22 +100,9 @@ struct LimitsTests {
             [forwardService(to: [stalled.port]), forwardService(to: [echo.port], name: "service-1")],
             bufferCount: 8, bufferSize: 16 * 1024, buffersPerDirection: 2)
         defer { relay.stop() }
-        var clients: [Int32] = []
-        defer { clients.forEach { close($0) } }
-        for _ in 0..<6 {
-            let client = try Sockets.connect(port: relay.port(0))
-            setNonBlocking(client)
-            clients.append(client)
-        }
-        let chunk = [UInt8](repeating: 0x42, count: 65536)
-        let deadline = monotonicSeconds() + 3
         // Six stalled clients × 2 buffers: the 8 main buffers and 4 from the reserve.
-        while gauge("ringway_buffers_in_use", relay) < 12 && monotonicSeconds() < deadline {
-            for client in clients {
-                _ = chunk.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            }
-            usleep(1_000)
-        }
+        let clients = try pushUntilBuffersHeld(12, clients: 6, port: relay.port(0), relay)
+        defer { clients.forEach { close($0) } }
         #expect(gauge("ringway_buffers_in_use", relay) == 12)
         #expect(relay.metric("ringway_buffer_pool_exhausted_total") >= 1)
         let client = try Sockets.connect(port: relay.port(1), timeoutSeconds: 2)
