@@ -74,8 +74,12 @@ struct ProxySendTests {
         defer { close(client) }
         let header = encodeV2(source: "192.0.2.77", 7777, tlvs: [ProxyTLV(type: ProxyTLV.authority, text: "who.example")])
         // Two requests on one connection, the second pipelined in the same write.
-        try Sockets.sendAll(client, header + ascii("GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+        let requests = ascii("GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        try Sockets.sendAll(client, header + requests)
         let text = String(decoding: try Sockets.receiveAll(client), as: UTF8.self)
+        // The close line counts the request bytes that came behind the PROXY header.
+        #expect(relay.logs.waitForLine(containing: ["\"inputBytes\":\(requests.count),", "><"]) != nil,
+                "\(relay.logs.lines.suffix(2))")
         let responses = text.components(separatedBy: "HTTP/1.1 200 OK\r\n").dropFirst()
         #expect(responses.count == 2, "\(text)")
         #expect(text.contains("client: 192.0.2.77:7777"))

@@ -21,6 +21,7 @@ extension Worker {
         writeNotes(index, header: header, into: chunk + HTTPResponder.responseCapacity)
         // Drop the PROXY header; the request starts right after it.
         let remaining = Int(connection.pointee.scratchFilled) - consumed
+        connection.pointee.inbound.bytes += UInt64(max(remaining, 0))
         if consumed > 0 && remaining > 0 {
             memmove(chunk + service.incomingOffset, chunk + service.incomingOffset + consumed, remaining)
         }
