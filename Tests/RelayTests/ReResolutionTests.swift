@@ -51,12 +51,7 @@ struct ReResolutionTests {
         defer { relay.stop() }
 
         #expect(echoThrough(relay.port) == nil, "the stale address should refuse")
-        var relayed: [UInt8]? = nil
-        let deadline = monotonicSeconds() + 5
-        while relayed == nil && monotonicSeconds() < deadline {
-            usleep(50_000)
-            relayed = echoThrough(relay.port)
-        }
+        let relayed = waitFor(seconds: 5, interval: 50_000) { echoThrough(relay.port) }
         #expect(relayed == Array("ping".utf8))
         #expect(resolver.lookups.withLock { $0 }.first == "upstream.test")
         #expect(relay.logs.waitForLine(containing: ["re-resolved", "now 127.0.0.1:\(echo.port)"]) != nil)

@@ -158,13 +158,8 @@ struct CommandLineTests {
             shutdown(client, Int32(SHUT_WR))
             #expect(String(decoding: try Sockets.receiveAll(client), as: UTF8.self) == "hello \(index)")
         }
-        var after = openDescriptors(of: pid)
-        for _ in 0..<150 where after != before {
-            usleep(20_000)
-            after = openDescriptors(of: pid)
-        }
         #expect(before > 0)
-        #expect(after == before)
+        #expect(becomesTrue(within: 3) { openDescriptors(of: pid) == before }, "now \(openDescriptors(of: pid))")
     }
 
     func openDescriptors(of pid: Int32) -> Int {
@@ -200,11 +195,9 @@ struct CommandLineTests {
 
 /// Whether connecting to `port` starts failing within `seconds`.
 func refusesConnections(port: UInt16, seconds: Double = 3) -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    repeat {
+    becomesTrue(within: seconds, interval: 20_000) {
         guard let fd = try? Sockets.connect(port: port, timeoutSeconds: 1) else { return true }
         close(fd)
-        usleep(20_000)
-    } while Date() < deadline
-    return false
+        return false
+    }
 }

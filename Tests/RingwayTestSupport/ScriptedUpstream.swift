@@ -52,12 +52,7 @@ public final class ScriptedUpstream: @unchecked Sendable {
 
     /// Waits until a note matching `predicate` was recorded.
     public func waitForNote(seconds: Double = 5, _ predicate: (String) -> Bool) -> String? {
-        let deadline = Date().addingTimeInterval(seconds)
-        repeat {
-            if let note = recorded.first(where: predicate) { return note }
-            usleep(5_000)
-        } while Date() < deadline
-        return nil
+        waitFor(seconds: seconds, interval: 5_000) { recorded.first(where: predicate) }
     }
 
     /// Echoes until EOF, then half-closes.

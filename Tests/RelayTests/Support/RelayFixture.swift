@@ -41,12 +41,7 @@ final class LogCapture: @unchecked Sendable {
 
     /// Waits up to `seconds` for a line containing every fragment.
     func waitForLine(containing fragments: [String], seconds: Double = 5) -> String? {
-        let deadline = Date().addingTimeInterval(seconds)
-        repeat {
-            if let line = lines.first(where: { line in fragments.allSatisfy { line.contains($0) } }) { return line }
-            usleep(10_000)
-        } while Date() < deadline
-        return nil
+        waitFor(seconds: seconds) { lines.first(containingAll: fragments) }
     }
 }
 
@@ -92,12 +87,7 @@ final class RelayFixture {
 
     /// Polls until `condition` holds or `seconds` pass; returns whether it held.
     func eventually(seconds: Double = 5, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        repeat {
-            if condition() { return true }
-            usleep(5_000)
-        } while Date() < deadline
-        return false
+        becomesTrue(within: seconds, interval: 5_000, condition)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import RingwayTestSupport
 import Synchronization
 
 /// Real peers from Debian's packages (scripts/test installs them). Tests that need one are
@@ -43,15 +44,7 @@ final class PeerProcess: @unchecked Sendable {
     }
 
     deinit {
-        // Children of the test runner's threads may inherit a mask with SIGTERM blocked
-        // (single-process nginx never unblocks it): escalate after a grace period.
-        if process.isRunning {
-            process.terminate()
-            let deadline = Date().addingTimeInterval(2)
-            while process.isRunning && Date() < deadline { usleep(10_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
+        process.stop(grace: 2)
         log.fileHandleForReading.readabilityHandler = nil
         try? FileManager.default.removeItem(at: directory)
     }
@@ -62,21 +55,11 @@ final class PeerProcess: @unchecked Sendable {
 
 /// Waits until something accepts connections on 127.0.0.1:`port`.
 func waitForListener(_ port: UInt16, seconds: Double = 10) -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    repeat {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
+    becomesTrue(within: seconds, interval: 20_000) {
+        guard let fd = try? Sockets.connect(port: port, timeoutSeconds: 1) else { return false }
         close(fd)
-        if connected == 0 { return true }
-        usleep(20_000)
-    } while Date() < deadline
-    return false
+        return true
+    }
 }
 
 /// `curl` from a chosen local address; returns the body (or the error text).

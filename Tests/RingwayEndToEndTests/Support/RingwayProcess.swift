@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import RingwayTestSupport
 import Synchronization
 
 /// The `ringway` binary under test: `RINGWAY_BINARY` (set by scripts/test to the release build),
@@ -45,45 +46,30 @@ final class RingwayProcess: @unchecked Sendable {
     }
 
     deinit {
-        if process.isRunning {
-            process.terminate()
-            let deadline = Date().addingTimeInterval(5)
-            while process.isRunning && Date() < deadline { usleep(10_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
+        process.stop(grace: 5)
         errorPipe.fileHandleForReading.readabilityHandler = nil
     }
 
     var lines: [String] { output.withLock { $0 }.split(separator: "\n").map(String.init) }
 
     func waitForLine(containing fragments: [String], seconds: Double = 10) -> String? {
-        let deadline = Date().addingTimeInterval(seconds)
-        repeat {
-            if let line = lines.first(where: { line in fragments.allSatisfy { line.contains($0) } }) { return line }
-            usleep(10_000)
-        } while Date() < deadline
-        return nil
+        waitFor(seconds: seconds) { lines.first(containingAll: fragments) }
     }
 
     /// Waits for the start-up lines of `count` services.
     func waitUntilListening(services count: Int, seconds: Double = 20) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        repeat {
+        let outcome = waitFor(seconds: seconds) { () -> Bool? in
             if lines.filter({ $0.contains("listening on") }).count >= count { return true }
-            if !process.isRunning { return false }
-            usleep(10_000)
-        } while Date() < deadline
-        return false
+            return process.isRunning ? nil : false
+        }
+        return outcome ?? false
     }
 
     func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 
     /// Waits for exit (bounded); returns the status, or nil if it is still running.
     func waitForExit(seconds: Double = 20) -> Int32? {
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        guard !process.isRunning else { return nil }
+        guard becomesTrue(within: seconds, { !process.isRunning }) else { return nil }
         usleep(50_000)  // let the last stderr bytes arrive
         return process.terminationStatus
     }
@@ -99,12 +85,7 @@ func runRingway(_ arguments: [String], seconds: Double = 20) throws -> (status: 
     process.standardOutput = out
     process.standardError = err
     try process.run()
-    let deadline = Date().addingTimeInterval(seconds)
-    while process.isRunning && Date() < deadline { usleep(10_000) }
-    if process.isRunning {
-        process.terminate()
-        process.waitUntilExit()
-    }
+    if !becomesTrue(within: seconds, { !process.isRunning }) { process.stop(grace: 5) }
     let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     return (process.terminationStatus, stdout, stderr)
