@@ -161,8 +161,6 @@ extension Worker {
         }
         if flow.pointee.isEmpty {
             finishDirectionIfDrained(index, side)
-            // Both directions done: the connection closed and the slot may already be free.
-            guard connection.pointee.state == .relaying else { return }
         } else {
             startSend(index, side)
         }
