@@ -89,6 +89,16 @@ enum V1FieldValidator {
         var colonsInRow = 0
         var hasGap = false
         var sawColon = false
+        /// Moves the group just read into the half of the address it belongs to.
+        func appendGroup() {
+            if hasGap {
+                tail = tail << 16 | group
+            } else {
+                head = head << 16 | group
+                headGroups += 1
+            }
+            groups += 1
+        }
         for index in 0..<text.count {
             let byte = text[index]
             if byte == UInt8(ascii: ":") {
@@ -96,13 +106,7 @@ enum V1FieldValidator {
                 switch colonsInRow {
                 case 0:
                     if groupDigits > 0 {
-                        if hasGap {
-                            tail = tail << 16 | group
-                        } else {
-                            head = head << 16 | group
-                            headGroups += 1
-                        }
-                        groups += 1
+                        appendGroup()
                         group = 0
                         groupDigits = 0
                     }
@@ -141,15 +145,7 @@ enum V1FieldValidator {
         guard complete else { return nil }
         // Ends in a single colon (or is one).
         guard colonsInRow != 1 else { throw .v1BadAddress(field) }
-        if groupDigits > 0 {
-            if hasGap {
-                tail = tail << 16 | group
-            } else {
-                head = head << 16 | group
-                headGroups += 1
-            }
-            groups += 1
-        }
+        if groupDigits > 0 { appendGroup() }
         let value: UInt128
         if hasGap {
             guard groups <= 7 else { throw .v1BadAddress(field) }
