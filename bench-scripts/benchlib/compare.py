@@ -2,6 +2,7 @@
 import argparse
 import datetime
 import os
+import shlex
 import sys
 import time
 import traceback
@@ -42,6 +43,10 @@ See bench-scripts/README.md for the method and caveats.""")
     ap.add_argument("--ringway", default=".build/release/ringway",
                     help="ringway binary; relative paths are tried from the current directory, "
                          "then from the repository root (default .build/release/ringway)")
+    ap.add_argument("--ringway-args", default="",
+                    help="extra ringway options, e.g. \"--buffer-size 32768\" (default none)")
+    ap.add_argument("--ringway-keys", default="",
+                    help="keys appended to every ringway -L URL, e.g. \"splice=on\" (default none)")
     ap.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1)")
     ap.add_argument("--wrk-connections", type=int, default=50, help="wrk connections (default 50)")
     ap.add_argument("--backend-workers", type=int, default=1,
@@ -116,6 +121,8 @@ def header(env, args, skipped):
                  f"{args.wrk_threads} -c {args.wrk_connections}; {args.idle_connections} idle connections")
     lines.append("workers per relay: " + "; ".join(
         f"{r}: {relays.WORKER_MEANING[r]}" for r in args.relays))
+    if args.ringway_args or args.ringway_keys:
+        lines.append(f"ringway options: {args.ringway_args or '(none)'}; URL keys: {args.ringway_keys or '(none)'}")
     for r, why in skipped.items():
         lines.append(f"SKIPPED {r}: {why}")
     return "\n".join(lines)
@@ -178,7 +185,7 @@ def main(argv=None):
     workdir = os.path.join(out, "work")
     os.makedirs(workdir, exist_ok=True)
     ports = procs.PortAllocator(args.base_port)
-    rl = relays.Relays(workdir, ports, args.ringway)
+    rl = relays.Relays(workdir, ports, args.ringway, shlex.split(args.ringway_args), args.ringway_keys)
     skipped = {r: why for r in args.relays if (why := rl.unavailable(r))}
     active = [r for r in args.relays if r not in skipped]
 

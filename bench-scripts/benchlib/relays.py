@@ -85,10 +85,12 @@ stream {{
 
 
 class Relays:
-    def __init__(self, workdir, ports, ringway_path):
+    def __init__(self, workdir, ports, ringway_path, ringway_args=(), ringway_keys=""):
         self.workdir = workdir
         self.ports_alloc = ports
         self.ringway_path = ringway_path
+        self.ringway_args = list(ringway_args)
+        self.ringway_query = f"?{ringway_keys}" if ringway_keys else ""
         self.counter = 0
 
     def unavailable(self, name):
@@ -117,9 +119,9 @@ class Relays:
         routes = {kind: (self.ports_alloc.take(), port) for kind, port in backend_ports.items()}
         ports = {kind: listen for kind, (listen, _) in routes.items()}
         if name == "ringway":
-            argv = [self.ringway_path, "--workers", workers, "--log-level", "error"]
+            argv = [self.ringway_path, "--workers", workers, "--log-level", "error"] + self.ringway_args
             for listen, backend in routes.values():
-                argv += ["-L", f"tcp://127.0.0.1:{listen}/127.0.0.1:{backend}"]
+                argv += ["-L", f"tcp://127.0.0.1:{listen}/127.0.0.1:{backend}{self.ringway_query}"]
             ps = [procs.Proc(name, argv, log)]
         elif name in ("haproxy", "haproxy-splice"):
             conf = self._write(f"{tag}.cfg", haproxy_conf(workers, routes, name == "haproxy-splice"))
