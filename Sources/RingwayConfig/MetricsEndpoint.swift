@@ -5,11 +5,17 @@ import ProxyProtocol
 /// refused rather than ignored.
 public struct MetricsEndpoint: Hashable, Sendable {
     public var listen: ListenAddress
+    /// How long a scraper has for each request (`?requestTimeout=`).
+    public var requestTimeout: Duration
 
     public static let path = "/metrics"
+    /// Scrapers connected at once; more wait in the listen backlog. A few are normal, hundreds
+    /// are an attack on the relay's memory and descriptors.
+    public static let maximumConnections = 64
 
-    public init(listen: ListenAddress) {
+    public init(listen: ListenAddress, requestTimeout: Duration = ServiceConfig.defaultRequestTimeout) {
         self.listen = listen
+        self.requestTimeout = requestTimeout
     }
 
     /// Parses a `-metrics` argument. User names, other keys and host names are refused.
@@ -23,7 +29,9 @@ public struct MetricsEndpoint: Hashable, Sendable {
 
     /// The engine's view: a `.metrics` service named `metrics`.
     public var service: ServiceConfig {
-        ServiceConfig(name: "metrics", kind: .metrics, listen: listen)
+        ServiceConfig(
+            name: "metrics", kind: .metrics, listen: listen, idleTimeout: .seconds(60),
+            maxConnections: Self.maximumConnections, requestTimeout: requestTimeout)
     }
 
     private static func parse(_ text: String) throws(ConfigurationProblem) -> MetricsEndpoint {
@@ -41,15 +49,21 @@ public struct MetricsEndpoint: Hashable, Sendable {
         case .ip(let ip): host = ip
         case .name(let name): throw .badHost(name, expected: "an IP address, or nothing for every address")
         }
-        var seen = false
+        var seen: Set<String> = []
+        var endpoint = MetricsEndpoint(listen: ListenAddress(host: host, port: UInt16(address.ports.lowerBound)))
         for item in try url.query.map(QueryItem.parse) ?? [] {
-            guard item.key == "path" else { throw .unknownKey(item.key, known: ["path"], hint: nil) }
-            guard !seen else { throw .duplicateKey(item.key) }
-            seen = true
-            guard item.value == path else {
-                throw .badValue(key: "path", value: item.value, expected: "\(path), the one path Ringway serves")
+            guard seen.insert(item.key).inserted else { throw .duplicateKey(item.key) }
+            switch item.key {
+            case "path":
+                guard item.value == path else {
+                    throw .badValue(key: "path", value: item.value, expected: "\(path), the one path Ringway serves")
+                }
+            case "requestTimeout":
+                endpoint.requestTimeout = try ServiceSettings.requestTimeout(item.value, key: item.key)
+            default:
+                throw .unknownKey(item.key, known: ["path", "requestTimeout"], hint: nil)
             }
         }
-        return MetricsEndpoint(listen: ListenAddress(host: host, port: UInt16(address.ports.lowerBound)))
+        return endpoint
     }
 }

@@ -23,6 +23,8 @@ public struct RingwayConfiguration: Hashable, Sendable {
 
     public static let defaultDrainTimeout = Duration.seconds(30)
     public static let workersRange = 1...1024
+    /// Targets one service may have (a port range `1-65535` is the most one URL can write).
+    public static let maximumTargets = 65535
 
     public init(
         services: [ServiceConfig],
@@ -107,6 +109,12 @@ public struct RingwayConfiguration: Hashable, Sendable {
                     .missingTarget(use: "at least one forwarder node"),
                     origin: .setting(service.name)
                 )
+            }
+            if service.targets.count > Self.maximumTargets {
+                let problem = ConfigurationProblem.badValue(
+                    key: "targets", value: String(service.targets.count),
+                    expected: "at most \(Self.maximumTargets) targets per service")
+                throw ConfigurationError(problem, origin: .setting(service.name))
             }
             if service.kind != .forward && !service.targets.isEmpty {
                 let problem = ConfigurationProblem.unexpectedTargets(kind: service.kind.rawValue)

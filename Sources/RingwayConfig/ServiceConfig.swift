@@ -40,6 +40,12 @@ public struct ServiceConfig: Hashable, Sendable {
     public var maxConnections: Int?
     /// socket -> pipe -> socket instead of copying through user-space buffers.
     public var splice: Bool
+    /// Built-in HTTP services (`whoami`, metrics): how long a client has to deliver each request,
+    /// head and body, from its first byte (from accepting, for the first request). Unlike the
+    /// idle timeout, bytes arriving do not extend it, so a request dribbled byte by byte ends.
+    public var requestTimeout: Duration
+
+    public static let defaultRequestTimeout = Duration.seconds(10)
 
     public init(
         name: String,
@@ -51,7 +57,8 @@ public struct ServiceConfig: Hashable, Sendable {
         connectTimeout: Duration = .seconds(15),
         idleTimeout: Duration = .seconds(300),
         maxConnections: Int? = nil,
-        splice: Bool = false
+        splice: Bool = false,
+        requestTimeout: Duration = defaultRequestTimeout
     ) {
         self.name = name
         self.kind = kind
@@ -63,6 +70,7 @@ public struct ServiceConfig: Hashable, Sendable {
         self.idleTimeout = idleTimeout
         self.maxConnections = maxConnections
         self.splice = splice
+        self.requestTimeout = requestTimeout
     }
 }
 
@@ -160,5 +168,24 @@ public struct ProxySendConfig: Hashable, Sendable {
         self.uniqueID = uniqueID
         self.crc32c = crc32c
         self.passthroughTLVs = passthroughTLVs
+    }
+}
+
+extension ProxySendConfig {
+    /// The longest header this configuration can write. `received` is the longest header the
+    /// service accepts from clients (nil when it accepts none).
+    ///
+    /// Without passthrough: the fixed 16 bytes, an IPv6 address block (the larger family) and
+    /// our own TLVs. With passthrough, received TLVs travel on; they come only in PROXY headers
+    /// with addresses, and the block sent is never larger than the block received (the header's
+    /// IPv4 or IPv6 addresses are reused; after an AF_UNIX block, the socket's IP endpoints are
+    /// shorter), so addresses and TLVs together fit in what followed the received fixed part.
+    public func largestHeaderLength(receivingUpTo received: Int?) -> Int {
+        guard version == .v2 else { return ProxyHeaderEncoder.maximumV1Length }
+        var body = 36
+        if passthroughTLVs, let received { body = max(body, received - 16) }
+        if uniqueID { body += 3 + 16 }
+        if crc32c { body += 3 + 4 }
+        return 16 + body
     }
 }

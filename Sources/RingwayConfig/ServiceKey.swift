@@ -25,6 +25,7 @@ enum ServiceKey: Hashable, CaseIterable {
     case maxConnections
     case splice
     case strategy
+    case requestTimeout
 
     /// The key as documented, without a scope prefix.
     var name: String {
@@ -42,6 +43,7 @@ enum ServiceKey: Hashable, CaseIterable {
         case .maxConnections: return "maxConnections"
         case .splice: return "splice"
         case .strategy: return "strategy"
+        case .requestTimeout: return "requestTimeout"
         }
     }
 
@@ -51,7 +53,7 @@ enum ServiceKey: Hashable, CaseIterable {
         case .receiveProxy, .receivePolicy, .trustedProxies, .receiveTimeout, .receiveMaximumHeader,
             .dialTimeout, .maxConnections:
             return .service
-        case .sendProxy, .uniqueIDTLV, .crc32cTLV, .passthroughTLVs, .idleTimeout, .splice:
+        case .sendProxy, .uniqueIDTLV, .crc32cTLV, .passthroughTLVs, .idleTimeout, .splice, .requestTimeout:
             return .handler
         case .strategy:
             return nil
@@ -65,12 +67,15 @@ enum ServiceKey: Hashable, CaseIterable {
     var appliesToWhoami: Bool {
         switch self {
         case .receiveProxy, .receivePolicy, .trustedProxies, .receiveTimeout, .receiveMaximumHeader,
-            .idleTimeout, .maxConnections:
+            .idleTimeout, .maxConnections, .requestTimeout:
             return true
         case .sendProxy, .uniqueIDTLV, .crc32cTLV, .passthroughTLVs, .dialTimeout, .splice, .strategy:
             return false
         }
     }
+
+    /// Keys that mean something for `tcp://`, which relays bytes it never parses.
+    var appliesToForward: Bool { self != .requestTimeout }
 
     static let knownNames: [String] = allCases.map(\.displayName)
 

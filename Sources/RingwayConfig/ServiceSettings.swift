@@ -20,10 +20,12 @@ struct ServiceSettings {
     private var idleTimeout: Duration?
     private var maxConnections: Int?
     private var splice: Bool?
+    private var requestTimeout: Duration?
 
     /// A v2 header is 16 bytes plus a length; 232 holds the largest address block (two AF_UNIX paths).
     static let maximumHeaderRange = 232...(16 + 65535)
     static let maxConnectionsRange = 1...Int(Int32.max)
+    static let minimumHeaderTimeout = Duration.milliseconds(1)
     /// GOST's router uses 15 s when its dial timeout is 0 or unset.
     static let defaultDialTimeout = Duration.seconds(15)
 
@@ -49,6 +51,7 @@ struct ServiceSettings {
     ) throws(ConfigurationProblem) {
         guard written[serviceKey] == nil else { throw .duplicateKey(key) }
         if kind == .whoami && !serviceKey.appliesToWhoami { throw .keyNotForKind(key, kind: kind.rawValue) }
+        if kind == .forward && !serviceKey.appliesToForward { throw .keyNotForKind(key, kind: kind.rawValue) }
         written[serviceKey] = key
         switch serviceKey {
         case .receiveProxy:
@@ -66,8 +69,10 @@ struct ServiceSettings {
             }
         case .receiveTimeout:
             let timeout = try Self.duration(value, key: key)
-            guard timeout > .zero else {
-                throw .badValue(key: key, value: value, expected: "a duration above 0s, e.g. 5s")
+            // Below a millisecond the timer fires before any header can arrive (the timer wheel
+            // ticks in milliseconds), which would switch detection off in practice.
+            guard timeout >= Self.minimumHeaderTimeout else {
+                throw .badValue(key: key, value: value, expected: "a duration of at least 1ms, e.g. 500ms or 5s")
             }
             receiveTimeout = timeout
         case .receiveMaximumHeader:
@@ -96,6 +101,8 @@ struct ServiceSettings {
             maxConnections = try Self.integer(value, key: key, in: Self.maxConnectionsRange, unit: "")
         case .splice:
             splice = try Self.boolean(value, key: key)
+        case .requestTimeout:
+            requestTimeout = try Self.requestTimeout(value, key: key)
         case .strategy:
             guard ["round", "rr"].contains(value.lowercased()) else {
                 throw .badValue(
@@ -118,11 +125,29 @@ struct ServiceSettings {
         var service = ServiceConfig(name: name, kind: kind, listen: listen, targets: targets)
         service.receiveProxy = try makeReceiveConfig()
         service.sendProxy = try makeSendConfig(node: node)
+        if let send = service.sendProxy {
+            try checkHeaderFits(send, receivingUpTo: service.receiveProxy?.maximumHeaderLength)
+        }
         if let dialTimeout { service.connectTimeout = dialTimeout }
         if let idleTimeout { service.idleTimeout = idleTimeout }
         service.maxConnections = maxConnections
         if let splice { service.splice = splice }
+        if let requestTimeout { service.requestTimeout = requestTimeout }
         return service
+    }
+
+    /// A header the service must send but cannot encode would close connections at run time;
+    /// refuse the configuration that allows one instead.
+    private func checkHeaderFits(_ send: ProxySendConfig, receivingUpTo received: Int?) throws(ConfigurationProblem) {
+        let largest = send.largestHeaderLength(receivingUpTo: received)
+        let limit = ProxyHeaderDetector.maximumPossibleHeaderLength
+        guard largest > limit, let received else { return }
+        let allowed = received - (largest - limit)
+        throw .conflict(
+            "with proxyProtocolTLV.passthrough, a \(received)-byte received header plus the TLVs Ringway adds "
+                + "makes the header sent upstream up to \(largest) bytes, over the \(limit) a PROXY v2 header can "
+                + "hold; set proxyProtocolMaxHeader to \(allowed) or less"
+        )
     }
 
     private func makeReceiveConfig() throws(ConfigurationProblem) -> ProxyReceiveConfig? {
@@ -201,6 +226,15 @@ struct ServiceSettings {
         } catch {
             throw .badDuration(key: key, error)
         }
+    }
+
+    /// A positive duration: the time a client of a built-in HTTP service has for each request.
+    static func requestTimeout(_ value: String, key: String) throws(ConfigurationProblem) -> Duration {
+        let timeout = try duration(value, key: key)
+        guard timeout >= .milliseconds(1) else {
+            throw .badValue(key: key, value: value, expected: "a duration of at least 1ms, e.g. 10s")
+        }
+        return timeout
     }
 
     static func integer(

@@ -101,7 +101,7 @@ let invalidServiceURLs: [InvalidServiceURL] = [
         base + "proxyProtocol=1&proxyProtocolTimeout=5x",
         "proxyProtocolTimeout: \"5x\" is not a duration: use e.g. 300ms, 5s, 1m30s"
     ),
-    .init(base + "proxyProtocol=1&proxyProtocolTimeout=0s", "expected a duration above 0s"),
+    .init(base + "proxyProtocol=1&proxyProtocolTimeout=0s", "expected a duration of at least 1ms"),
     .init(base + "proxyProtocol=1&proxyProtocolMaxHeader=100", "expected an integer from 232 to 65551 bytes"),
     .init(base + "proxyProtocol=1&proxyProtocolMaxHeader=4k", "proxyProtocolMaxHeader=4k is not valid"),
     .init(base + "proxyProtocolTLV.uniqueId=true", "proxyProtocolTLV.uniqueId needs handler.proxyProtocol=2"),
@@ -161,6 +161,7 @@ struct ServiceURLErrorTests {
                 "proxyProtocolMaxHeader",
                 "handler.proxyProtocol", "proxyProtocolTLV.uniqueId", "proxyProtocolTLV.crc32c",
                 "proxyProtocolTLV.passthrough", "dialTimeout", "idleTimeout", "maxConnections", "splice", "strategy",
+                "requestTimeout",
             ]
         )
     }
