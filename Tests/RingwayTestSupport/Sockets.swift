@@ -182,3 +182,10 @@ public enum Sockets {
         return poll(&poller, 1, milliseconds) == 1
     }
 }
+
+/// Waits until the relay closes `fd`: true for EOF or reset, false if it stays open.
+public func closedByRelay(_ fd: Int32, withinMilliseconds milliseconds: Int32 = 3000) -> Bool {
+    guard Sockets.readable(fd, within: milliseconds) else { return false }
+    let (bytes, code) = Sockets.receiveOnce(fd)
+    return bytes.isEmpty || code != 0
+}

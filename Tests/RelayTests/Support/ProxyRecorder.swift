@@ -13,7 +13,7 @@ func proxyRecordingUpstream(replying reply: String? = nil) throws -> ScriptedUps
             if code != 0 || bytes.isEmpty { break }
             if first == nil { first = bytes }
             received += bytes
-            if let reply, case .header = ProxyHeaderDetector().detect(received) {
+            if let reply, case .header = ProxyHeaderDetector(maximumHeaderLength: ProxyHeaderDetector.maximumPossibleHeaderLength).detect(received) {
                 try? Sockets.sendAll(fd, reply)
                 shutdown(fd, Int32(SHUT_WR))
             }
@@ -25,7 +25,7 @@ func proxyRecordingUpstream(replying reply: String? = nil) throws -> ScriptedUps
 
 /// `source=… destination=… version=… tlvs=type:len,… payload=…` or `raw=…` without a header.
 func describe(_ bytes: [UInt8], firstRead: [UInt8] = []) -> String {
-    switch ProxyHeaderDetector().detect(bytes) {
+    switch ProxyHeaderDetector(maximumHeaderLength: ProxyHeaderDetector.maximumPossibleHeaderLength).detect(bytes) {
     case .header(let header, let consumed):
         var text = "version=\(header.version.rawValue) command=\(header.command == .local ? "local" : "proxy")"
         text += " source=\(header.source.map(\.description) ?? "-") destination=\(header.destination.map(\.description) ?? "-")"
@@ -44,11 +44,4 @@ func describe(_ bytes: [UInt8], firstRead: [UInt8] = []) -> String {
 func v1Line(_ source: String, _ destination: String, _ sourcePort: Int, _ destinationPort: Int) -> String {
     let family = source.contains(":") ? "TCP6" : "TCP4"
     return "PROXY \(family) \(source) \(destination) \(sourcePort) \(destinationPort)\r\n"
-}
-
-/// Waits until the relay closes `fd`: true for EOF or reset, false if it stays open.
-func closedByRelay(_ fd: Int32, withinMilliseconds milliseconds: Int32 = 3000) -> Bool {
-    guard Sockets.readable(fd, within: milliseconds) else { return false }
-    let (bytes, code) = Sockets.receiveOnce(fd)
-    return bytes.isEmpty || code != 0
 }

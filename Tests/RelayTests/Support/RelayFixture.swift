@@ -5,6 +5,7 @@ import ProxyProtocol
 import Relay
 import RingwayConfig
 import Synchronization
+import Testing
 
 /// Collects the engine's JSON log lines from a pipe on a background thread.
 final class LogCapture: @unchecked Sendable {
@@ -75,14 +76,34 @@ final class RelayFixture {
     }
 
     /// The value of a metric line, e.g. `ringway_connections_closed_total{service="service-0"}`.
-    func metric(_ name: String, service: String = "service-0", label: String? = nil) -> UInt64 {
+    /// A series that does not exist is a test failure (a renamed metric or label must not turn
+    /// an `== 0` check into one that always passes).
+    func metric(
+        _ name: String, service: String = "service-0", label: String? = nil, sourceLocation: SourceLocation = #_sourceLocation
+    ) -> UInt64 {
         var key = name + "{service=\"\(service)\""
         if let label { key += ",\(label)" }
         key += "}"
         for line in engine.metricsText().split(separator: "\n") where line.hasPrefix(key + " ") {
-            return UInt64(line.split(separator: " ").last ?? "0") ?? 0
+            if let value = line.split(separator: " ").last.flatMap({ UInt64($0) }) { return value }
         }
+        Issue.record("no metric series \(key)", sourceLocation: sourceLocation)
         return 0
+    }
+
+    /// A process-wide series without labels (gauges such as `ringway_buffers_in_use`).
+    func processMetric(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) -> UInt64 {
+        for line in engine.metricsText().split(separator: "\n") where line.hasPrefix(name + " ") {
+            if let value = line.split(separator: " ").last.flatMap({ UInt64($0) }) { return value }
+        }
+        Issue.record("no metric series \(name)", sourceLocation: sourceLocation)
+        return 0
+    }
+
+    /// Closes of `service` for `reason` (a `ringway_connections_closed_by_reason_total` label).
+    func closes(_ reason: String, service: String = "service-0", sourceLocation: SourceLocation = #_sourceLocation) -> UInt64 {
+        metric("ringway_connections_closed_by_reason_total", service: service, label: "reason=\"\(reason)\"",
+               sourceLocation: sourceLocation)
     }
 
     /// Polls until `condition` holds or `seconds` pass; returns whether it held.
