@@ -7,14 +7,25 @@ import Glibc
 ///
 /// The kernel takes buffers first-in first-out, so every buffer in circulation gets touched
 /// sooner or later. Only `initialCount` circulate at first; `grow(by:)` adds more when a receive
-/// finds the ring empty. Memory then follows the peak demand, not the configured capacity.
+/// finds the ring empty, never more than `circulationLimit` (the owner's memory ceiling).
+/// `release(_:)` takes a buffer the owner holds out of circulation and hands its pages back to
+/// the kernel, so memory follows recent demand, not the peak since start.
+///
+/// Only buffers the owner holds (reported by a completion, not yet recycled) are ever released:
+/// a buffer in the ring may be written by the kernel at any moment.
 public struct ProvidedBufferRing: ~Copyable {
     public let group: UInt16
     /// Capacity: buffers the ring can ever hold.
     public let bufferCount: Int
     public let bufferSize: Int
-    /// Buffers handed to the kernel so far (ids 0..<provisioned).
-    public private(set) var provisioned = 0
+    /// The most buffers in circulation at once (at most `bufferCount`).
+    public let circulationLimit: Int
+    /// Buffers in circulation: in the ring, or held by the owner.
+    public private(set) var circulating = 0
+    /// Buffers in the ring that no completion has reported taken.
+    public var available: Int { availableCount }
+    @usableFromInline
+    var availableCount = 0
 
     @usableFromInline
     let entries: UnsafeMutablePointer<io_uring_buf_ring>
@@ -29,10 +40,16 @@ public struct ProvidedBufferRing: ~Copyable {
     /// Buffers written back into the ring but not yet published to the kernel.
     @usableFromInline
     var unpublished: Int32 = 0
+    /// Ids out of circulation whose memory was released, reused before never-used ones.
+    private let parked: UnsafeMutablePointer<UInt16>
+    private var parkedCount = 0
+    /// Ids `neverUsed..<bufferCount` have never been in circulation.
+    private var neverUsed = 0
 
     /// `count` must be a power of two no larger than 32768 (16-bit ids, ring index mask).
     public init(
-        registeringWith ring: borrowing Ring, group: UInt16, count: Int, size: Int, initialCount: Int? = nil
+        registeringWith ring: borrowing Ring, group: UInt16, count: Int, size: Int, initialCount: Int? = nil,
+        circulationLimit: Int? = nil
     ) throws(Errno) {
         precondition(count > 0 && count <= 32768 && count & (count - 1) == 0, "buffer count must be a power of two")
         precondition(size > 0 && size <= Int(Int32.max), "buffer size out of range")
@@ -61,29 +78,64 @@ public struct ProvidedBufferRing: ~Copyable {
         self.group = group
         self.bufferCount = count
         self.bufferSize = size
+        self.circulationLimit = min(max(circulationLimit ?? count, 1), count)
         self.entries = entries
         self.storage = storage
         self.entriesLength = entriesLength
         self.storageLength = storageLength
         self.mask = Int32(count - 1)
+        self.parked = .allocate(capacity: count)
         grow(by: min(initialCount ?? count, count))
     }
 
-    /// Puts up to `count` never-used buffers into circulation; returns how many were added.
+    /// Puts up to `count` more buffers into circulation, released ones first; returns how many
+    /// were added.
     @discardableResult
     public mutating func grow(by count: Int) -> Int {
-        let added = min(count, bufferCount - provisioned)
-        for id in provisioned..<(provisioned + added) {
-            recycle(UInt16(id))
+        let added = min(count, circulationLimit - circulating)
+        guard added > 0 else { return 0 }
+        for _ in 0..<added {
+            let id: UInt16
+            if parkedCount > 0 {
+                parkedCount -= 1
+                id = parked[parkedCount]
+            } else {
+                id = UInt16(neverUsed)
+                neverUsed += 1
+            }
+            recycle(id)
         }
-        provisioned += added
+        circulating += added
         publish()
         return added
+    }
+
+    /// A completion reported one of the ring's buffers taken.
+    @inlinable
+    public mutating func noteTaken() {
+        availableCount -= 1
+    }
+
+    /// Takes held buffer `id` out of circulation and gives its memory back to the kernel
+    /// (MADV_DONTNEED: the pages read as zeros next time, and count for nothing until then).
+    public mutating func release(_ id: UInt16) {
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = UInt(bitPattern: buffer(id))
+        // Whole pages inside the buffer only: a page shared with a neighbour stays.
+        let first = (start + UInt(pageSize) - 1) / UInt(pageSize) * UInt(pageSize)
+        let end = (start + UInt(bufferSize)) / UInt(pageSize) * UInt(pageSize)
+        if end > first {
+            _ = madvise(UnsafeMutableRawPointer(bitPattern: first), Int(end - first), MADV_DONTNEED)
+        }
+        parked[parkedCount] = id
+        parkedCount += 1
+        circulating -= 1
     }
 
     deinit {
         munmap(UnsafeMutableRawPointer(entries), entriesLength)
         munmap(storage, storageLength)
+        parked.deallocate()
     }
 
     /// Detaches the pool from `ring`; call before the pool goes away while the ring lives on.
@@ -102,6 +154,7 @@ public struct ProvidedBufferRing: ~Copyable {
     public mutating func recycle(_ id: UInt16) {
         ringway_buf_ring_add(entries, buffer(id), UInt32(bufferSize), id, mask, unpublished)
         unpublished += 1
+        availableCount += 1
     }
 
     /// Makes every recycled buffer visible to the kernel with one release store.

@@ -97,6 +97,16 @@ extension Ring {
         io_uring_sqe_set_data64(sqe, userData)
     }
 
+    /// A read into a buffer the kernel picks from provided-buffer group `group`.
+    @inlinable
+    public func prepareRead(fileDescriptor: Int32, bufferGroup group: UInt16, length: Int, userData: UInt64) {
+        let sqe = nextSubmission()
+        io_uring_prep_read(sqe, fileDescriptor, nil, UInt32(length), 0)
+        sqe.pointee.flags |= ringway_IOSQE_BUFFER_SELECT
+        sqe.pointee.buf_group = group
+        io_uring_sqe_set_data64(sqe, userData)
+    }
+
     @inlinable
     public func prepareRead(fileDescriptor: Int32, into buffer: UnsafeMutableRawPointer, length: Int, userData: UInt64) {
         let sqe = nextSubmission()

@@ -68,6 +68,11 @@ struct RingwayCommand: ParsableCommand {
     @Option(name: .long, help: "Buffers one direction of a connection may hold before it stops reading.")
     var buffersPerDirection: Int = 2
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Most memory all workers together may hold in receive buffers, e.g. 512MiB (default: a quarter of RAM, at most 1GiB).",
+        valueName: "size"))
+    var bufferMemory: String?
+
     func validate() throws {
         guard !services.isEmpty else {
             throw ValidationError("no service given: use -L tcp://:PORT/HOST:PORT (see --help)")
@@ -80,6 +85,9 @@ struct RingwayCommand: ParsableCommand {
         }
         guard (1...6).contains(buffersPerDirection) else {
             throw ValidationError("--buffers-per-direction \(buffersPerDirection): must be between 1 and 6")
+        }
+        if let bufferMemory, ByteSize.parse(bufferMemory) == nil {
+            throw ValidationError("--buffer-memory \(bufferMemory): expected a size such as 268435456, 512MiB or 1GiB")
         }
     }
 }

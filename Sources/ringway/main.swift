@@ -55,10 +55,19 @@ sigemptyset(&stopSignals)
 for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&stopSignals, signal) }
 pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
 
-let options = EngineOptions(
+var options = EngineOptions(
     workers: configuration.workerCount, logLevel: configuration.logLevel, bufferCount: command.buffers,
     bufferSize: command.bufferSize, buffersPerDirection: command.buffersPerDirection,
     drainTimeout: configuration.drainTimeout)
+if let text = command.bufferMemory, let limit = ByteSize.parse(text) { options.bufferMemoryLimit = limit }
+do {
+    // The split over workers and pools is checked here, where a bad value is a usage error.
+    _ = try BufferPlan(
+        memoryLimit: options.bufferMemoryLimit, workers: options.workers, bufferCount: options.bufferCount,
+        bufferSize: options.bufferSize)
+} catch {
+    fail(error.description, code: 2)
+}
 let engine: Engine
 do {
     engine = try Engine(services: configuration.engineServices, options: options)

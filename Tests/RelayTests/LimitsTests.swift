@@ -42,20 +42,7 @@ struct LimitsTests {
     /// Opens `count` clients to `port` and keeps writing on all of them until the relay holds
     /// `buffers` receive buffers (their upstream does not read) or 3 s pass.
     func pushUntilBuffersHeld(_ buffers: UInt64, clients count: Int, port: UInt16, _ relay: RelayFixture) throws -> [Int32] {
-        var clients: [Int32] = []
-        for _ in 0..<count {
-            let client = try Sockets.connect(port: port)
-            setNonBlocking(client)
-            clients.append(client)
-        }
-        let chunk = [UInt8](repeating: 0x42, count: 65536)
-        _ = becomesTrue(within: 3, interval: 1_000) {
-            for client in clients {
-                _ = chunk.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            }
-            return gauge("ringway_buffers_in_use", relay) >= buffers
-        }
-        return clients
+        try pushClients(count: count, port: port, seconds: 3) { gauge("ringway_buffers_in_use", relay) >= buffers }
     }
 
     func gauge(_ name: String, _ relay: RelayFixture) -> UInt64 {

@@ -53,12 +53,14 @@ struct Connection {
     /// HTTP services: bytes of the request being answered, and whether to close afterwards.
     var requestLength: UInt32 = 0
     var closeAfterResponse = false
+    /// HTTP services: when the request being read must be complete (coarse ms), 0 while none is.
+    var requestDeadline: UInt64 = 0
     /// HTTP services: length of the PROXY notes text kept in the chunk.
     var notesLength: UInt16 = 0
 
     /// Index into the worker's endpoint table of the upstream being tried, and how many were.
-    var endpoint: UInt16 = 0
-    var connectAttempts: UInt16 = 0
+    var endpoint: UInt32 = 0
+    var connectAttempts: UInt32 = 0
     var connectTimedOut = false
 
     /// The socket peer, and the client a trusted PROXY header named (nil: none or LOCAL).
@@ -81,6 +83,8 @@ struct Connection {
     var timerDeadline: UInt64 = 0
 
     var closeReason = CloseReason.finished
+    /// The close watchdog already logged this connection.
+    var closeStallLogged = false
     /// errno behind `closeReason` where one applies.
     var closeErrno: Int32 = 0
 
@@ -92,7 +96,7 @@ struct Connection {
 }
 
 /// Why a connection ended; logged and counted.
-enum CloseReason: UInt8, CaseIterable {
+enum CloseReason: UInt8, CaseIterable, Error {
     case finished
     case clientReset
     case upstreamReset
@@ -107,6 +111,11 @@ enum CloseReason: UInt8, CaseIterable {
     case noScratchMemory
     case badRequest
     case draining
+    case peerUnknown
+    case localAddressUnknown
+    case proxyHeaderTooLarge
+    case requestTimeout
+    case internalError
 
     var message: String {
         switch self {
@@ -124,6 +133,11 @@ enum CloseReason: UInt8, CaseIterable {
         case .noScratchMemory: return "no header buffer free"
         case .badRequest: return "malformed request"
         case .draining: return "shutting down: drain deadline passed"
+        case .peerUnknown: return "client address unreadable (it reset before it was served)"
+        case .localAddressUnknown: return "local address of the client socket unreadable"
+        case .proxyHeaderTooLarge: return "the PROXY header to send does not fit in 65551 bytes"
+        case .requestTimeout: return "request not complete before the request timeout"
+        case .internalError: return "internal error: unexpected event (see the error line before)"
         }
     }
 
@@ -144,6 +158,11 @@ enum CloseReason: UInt8, CaseIterable {
         case .noScratchMemory: return "no_scratch_memory"
         case .badRequest: return "bad_request"
         case .draining: return "drain_deadline"
+        case .peerUnknown: return "peer_unknown"
+        case .localAddressUnknown: return "local_address_unknown"
+        case .proxyHeaderTooLarge: return "proxy_header_too_large"
+        case .requestTimeout: return "request_timeout"
+        case .internalError: return "internal_error"
         }
     }
 }

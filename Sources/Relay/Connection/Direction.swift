@@ -27,8 +27,13 @@ struct Direction {
     var sourceClosed = false
     /// shutdown(SHUT_WR) went to the sink after the last byte.
     var sinkShutdown = false
-    /// A receive failed with -ENOBUFS; re-armed when buffers come back.
+    /// A receive failed with -ENOBUFS; re-armed when buffers come back. While set, the
+    /// direction is in the worker's `BufferWaitQueue`, linked through these two keys.
     var waitingForBuffers = false
+    var waitNext: Int32 = -1
+    var waitPrevious: Int32 = -1
+    /// A poll for errors on the source is armed (see `Worker.watchSource`).
+    var watchArmed = false
     /// The last receive left the socket empty, so the next one may wait for data straight away.
     var sourceDrained = false
     /// Splice mode: bytes sitting in this direction's pipe.

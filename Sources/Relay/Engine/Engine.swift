@@ -39,9 +39,19 @@ public final class Engine: @unchecked Sendable {
     private let processStart: UInt64
     private let threads = Mutex<[pthread_t]>([])
     private let refresher: TargetRefresher
+    private let logOutput: LogOutput
+    private let bufferPlan: BufferPlan
 
     public init(services: [ServiceConfig], options: EngineOptions) throws(EngineError) {
         precondition(options.workers > 0, "at least one worker")
+        let bufferPlan: BufferPlan
+        do {
+            bufferPlan = try BufferPlan(
+                memoryLimit: options.bufferMemoryLimit, workers: options.workers, bufferCount: options.bufferCount,
+                bufferSize: options.bufferSize)
+        } catch {
+            throw .resources(error.description)
+        }
         // Fail early and clearly when io_uring is off, before binding anything.
         do {
             _ = try Ring(entries: 2, completionEntries: 4)
@@ -64,6 +74,7 @@ public final class Engine: @unchecked Sendable {
         }
         self.services = resolvedServices
         self.options = options
+        self.bufferPlan = bufferPlan
         self.boundPorts = ports
         self.listenSockets = perWorker
         self.shared = SharedServiceState(count: services.count)
@@ -78,12 +89,15 @@ public final class Engine: @unchecked Sendable {
             throw .resources("cannot create the worker wake-up eventfd: \(error)")
         }
         self.controls = controls
+        let logOutput = LogOutput.open(options.logDescriptor)
         do {
-            refresher = try TargetRefresher(services: resolvedServices, options: options)
+            refresher = try TargetRefresher(services: resolvedServices, options: options, logOutput: logOutput)
         } catch {
             perWorker.joined().forEach { _ = close($0) }
+            logOutput.closeIfOwned()
             throw .resources("cannot create the name refresher's eventfd: \(error)")
         }
+        self.logOutput = logOutput
         metrics.attach(controls)
         var realtime = timespec()
         clock_gettime(CLOCK_REALTIME, &realtime)
@@ -94,6 +108,7 @@ public final class Engine: @unchecked Sendable {
         // Normally stopped by wait(); an engine dropped without waiting must not leave it running.
         refresher.stop()
         for control in controls { control.counters.deallocate() }
+        logOutput.closeIfOwned()
     }
 
     /// Starts every worker and returns once all are accepting, or throws if one failed (the
@@ -104,7 +119,7 @@ public final class Engine: @unchecked Sendable {
             let setup = WorkerSetup(
                 control: control, shared: shared, metrics: metrics, services: services,
                 listenSockets: listenSockets[worker], options: options, processStart: processStart,
-                refresher: refresher)
+                refresher: refresher, logOutput: logOutput, bufferPlan: bufferPlan)
             let context = Unmanaged.passRetained(WorkerThreadContext(setup)).toOpaque()
             var thread = pthread_t()
             let result = pthread_create(&thread, nil, { raw in
@@ -146,7 +161,7 @@ public final class Engine: @unchecked Sendable {
     /// One line per service saying where it listens, and a warning where PROXY headers are
     /// accepted from anyone.
     private func logStartup() {
-        var log = EventLog(level: options.logLevel, fileDescriptor: options.logDescriptor)
+        var log = EventLog(level: options.logLevel, output: logOutput)
         for (index, service) in services.enumerated() {
             let listen = ListenAddress(host: service.listen.host ?? .v6(.any), port: boundPorts[index])
             log.write(.info) { line in

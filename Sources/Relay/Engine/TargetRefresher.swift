@@ -37,10 +37,10 @@ final class TargetRefresher: @unchecked Sendable {
     private let wakeDescriptor: Int32
     private let resolve: @Sendable (String) throws(HostLookupError) -> [IPAddress]
     private let logLevel: LogLevel
-    private let logDescriptor: Int32
+    private let logOutput: LogOutput
     private let thread = Mutex<pthread_t?>(nil)
 
-    init(services: [ServiceConfig], options: EngineOptions) throws(Errno) {
+    init(services: [ServiceConfig], options: EngineOptions, logOutput: LogOutput) throws(Errno) {
         var names: [Name] = []
         var byService: [[Int]] = []
         for (serviceIndex, service) in services.enumerated() {
@@ -69,7 +69,7 @@ final class TargetRefresher: @unchecked Sendable {
         wakeDescriptor = descriptor
         resolve = options.resolveHost
         logLevel = options.logLevel
-        logDescriptor = options.logDescriptor
+        self.logOutput = logOutput
     }
 
     deinit {
@@ -144,7 +144,7 @@ final class TargetRefresher: @unchecked Sendable {
     private func run() {
         var lastLookup = [UInt64](repeating: 0, count: names.count)
         var due = Set<Int>()
-        var log = EventLog(level: logLevel, fileDescriptor: logDescriptor)
+        var log = EventLog(level: logLevel, output: logOutput)
         while !stopping.load(ordering: .acquiring) {
             let now = monotonicMilliseconds()
             let nextDue = due.map { lastLookup[$0] + TargetRefresher.minimumIntervalMilliseconds }.min()

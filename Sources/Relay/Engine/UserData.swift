@@ -31,6 +31,13 @@ enum Operation: UInt8 {
     case pollFillOutbound
     case pollDrainInbound
     case pollDrainOutbound
+    /// While a direction waits for buffers: a poll for errors on its source socket (client for
+    /// inbound, upstream for outbound), since no receive is there to see a reset.
+    case watchClient
+    case watchUpstream
+    /// A read from /dev/zero that takes one idle buffer out of a pool's ring so its memory can
+    /// be released (slot: 0 main pool, 1 reserve).
+    case bufferDrain
 }
 
 /// user_data layout: operation (8 bits) | slot generation (24 bits) | slot index (32 bits).

@@ -21,13 +21,21 @@ enum Counter: Int, CaseIterable {
     /// The main buffer pool ran empty at its capacity and receives moved to the reserve.
     case bufferPoolExhausted
     case httpRequests
+    /// Closing connections whose requests had not all completed after the close watchdog's delay.
+    case closeStalls
     /// Gauge, kept on service 0's row: provided buffers held by connections right now.
     case buffersInUse
     /// Gauge, kept on service 0's row: receive buffers put into circulation so far.
     case buffersProvisioned
+    /// Gauge, kept on service 0's row: bytes of receive buffers in circulation (both pools).
+    case bufferMemoryBytes
+    /// Kept on service 0's row: log lines dropped because the log output was not keeping up.
+    case logLinesDropped
 
-    /// Gauges are exported once per process, not per service.
-    var isGauge: Bool { self == .buffersInUse || self == .buffersProvisioned }
+    var isGauge: Bool { self == .buffersInUse || self == .buffersProvisioned || self == .bufferMemoryBytes }
+
+    /// Exported once per process, without a service label.
+    var isProcessWide: Bool { isGauge || self == .logLinesDropped }
 
     var metricName: String {
         switch self {
@@ -47,8 +55,11 @@ enum Counter: Int, CaseIterable {
         case .bufferWaits: return "ringway_buffer_waits_total"
         case .bufferPoolExhausted: return "ringway_buffer_pool_exhausted_total"
         case .httpRequests: return "ringway_http_requests_total"
+        case .closeStalls: return "ringway_close_stalls_total"
         case .buffersInUse: return "ringway_buffers_in_use"
         case .buffersProvisioned: return "ringway_buffers_provisioned"
+        case .logLinesDropped: return "ringway_log_lines_dropped_total"
+        case .bufferMemoryBytes: return "ringway_buffer_memory_bytes"
         }
     }
 
@@ -70,8 +81,11 @@ enum Counter: Int, CaseIterable {
         case .bufferWaits: return "Receives that found the buffer pool empty and waited for buffers."
         case .bufferPoolExhausted: return "Times every main receive buffer was held (slow readers) and receives moved to 16 KiB reserve buffers."
         case .httpRequests: return "Requests answered by built-in HTTP services (whoami, metrics)."
+        case .closeStalls: return "Times a closing connection still had requests in flight after 2 s; they were cancelled again and its sockets shut down."
         case .buffersInUse: return "Provided receive buffers held by connections (queued or being sent)."
-        case .buffersProvisioned: return "Receive buffers in circulation; the pool grows on demand up to --buffers per worker."
+        case .buffersProvisioned: return "Main-pool receive buffers in circulation; the pool grows on demand (up to --buffers per worker and the --buffer-memory share) and idle ones are released."
+        case .bufferMemoryBytes: return "Bytes of receive buffers in circulation, both pools, all workers: at most --buffer-memory; idle ones are released within seconds."
+        case .logLinesDropped: return "Log lines dropped because the log output (stderr) did not take them without blocking."
         }
     }
 }

@@ -1,53 +1,92 @@
-import CLiburing
 import Glibc
 import RingwayConfig
 
-/// A thread's log: JSON lines collected in a fixed buffer and written to stderr once per loop
-/// turn (or when full), in pieces of whole lines no larger than PIPE_BUF so lines from several
-/// workers never interleave mid-line on a pipe.
+/// A thread's log: JSON lines collected in a fixed buffer and written once per loop turn (or
+/// when full), in pieces of whole lines no larger than PIPE_BUF so lines from several workers
+/// never interleave mid-line on a pipe.
+///
+/// Writes never block (see `LogOutput`). While the output does not take bytes, lines wait in the
+/// buffer; when it is full, new lines are dropped and counted. The first dropped line queues one
+/// warning (kept room at the end of the buffer ensures it fits), and a summary with the count
+/// follows once output moves again.
 struct EventLog: ~Copyable {
     static let lineCapacity = 2048
     static let bufferCapacity = 64 * 1024
 
     let level: LogLevel
     private let buffer: UnsafeMutableRawPointer
+    /// Unwritten bytes are `start..<used`.
+    private var start = 0
     private var used = 0
-    private let fileDescriptor: Int32
+    private let output: LogOutput
+    /// Lines dropped since this log was created (exported as a counter by its owner).
+    private(set) var droppedLines: UInt64 = 0
+    /// Lines dropped since output last moved; nonzero means an episode is going on.
+    private var droppedInEpisode: UInt64 = 0
 
-    init(level: LogLevel, fileDescriptor: Int32 = STDERR_FILENO) {
+    init(level: LogLevel, output: LogOutput) {
         self.level = level
-        self.fileDescriptor = fileDescriptor
+        self.output = output
         self.buffer = .allocate(byteCount: EventLog.bufferCapacity, alignment: 16)
     }
 
     deinit {
-        EventLog.writeLines(buffer, count: used, to: fileDescriptor)
+        // Owners flush before letting go; whatever the output still refuses now is lost.
+        _ = EventLog.write(buffer, from: start, to: used, output)
         buffer.deallocate()
     }
 
     @inline(__always)
     func enabled(_ level: LogLevel) -> Bool { level >= self.level }
 
+    /// Whether lines are waiting for the output to take them.
+    var hasPending: Bool { used > start }
+
     /// Appends one line with `time`, `level` and whatever `body` adds. Call only after checking
     /// `enabled(_:)` where building the fields costs something.
     mutating func write(_ level: LogLevel, _ body: (inout JSONLine) -> Void) {
         guard enabled(level) else { return }
-        if EventLog.bufferCapacity - used < EventLog.lineCapacity { flush() }
-        var line = JSONLine(into: buffer + used, capacity: EventLog.lineCapacity)
-        line.timeField("time")
-        line.field("level", level.description)
-        body(&line)
-        used += line.finish()
+        // One line's worth stays free for the warning that starts a drop episode.
+        if room < 2 * EventLog.lineCapacity { flush() }
+        guard room >= 2 * EventLog.lineCapacity else {
+            if droppedInEpisode == 0 {
+                append(.warn) { line in
+                    line.field("kind", "log")
+                    line.field("msg", "log output is not keeping up: dropping lines until it does "
+                        + "(counted in ringway_log_lines_dropped_total)")
+                }
+            }
+            droppedLines += 1
+            droppedInEpisode += 1
+            return
+        }
+        append(level, body)
     }
 
-    /// Writes everything collected so far.
+    /// Writes what the output takes now, without waiting.
     mutating func flush() {
-        EventLog.writeLines(buffer, count: used, to: fileDescriptor)
+        start = EventLog.write(buffer, from: start, to: used, output)
+        guard start == used else {
+            compact()
+            return
+        }
+        start = 0
         used = 0
+        if droppedInEpisode > 0 {
+            let dropped = droppedInEpisode
+            droppedInEpisode = 0
+            append(.warn) { line in
+                line.field("kind", "log")
+                line.field("dropped", dropped)
+                line.field("msg", "log output moves again; \(dropped) lines were dropped while it was blocked")
+            }
+        }
     }
 
-    private static func writeLines(_ buffer: UnsafeMutableRawPointer, count used: Int, to fileDescriptor: Int32) {
-        var start = 0
+    /// Writes `buffer[start..<used]` until the output stops taking bytes; returns where it
+    /// stopped (`used` when everything went, or when the output is gone and the rest is lost).
+    private static func write(_ buffer: UnsafeMutableRawPointer, from start: Int, to used: Int, _ output: LogOutput) -> Int {
+        var start = start
         while start < used {
             // Largest run of whole lines that fits in PIPE_BUF (a line is at most lineCapacity).
             var end = min(used, start + Int(PIPE_BUF))
@@ -55,12 +94,41 @@ struct EventLog: ~Copyable {
                 while end > start && buffer.load(fromByteOffset: end - 1, as: UInt8.self) != UInt8(ascii: "\n") { end -= 1 }
                 if end == start { end = min(used, start + Int(PIPE_BUF)) }
             }
-            let written = Glibc.write(fileDescriptor, buffer + start, end - start)
-            if written < 0 {
-                if errno == EINTR { continue }
-                break  // stderr gone: logs are lost, the relay keeps working
+            switch output.write(buffer + start, count: end - start) {
+            case .wrote(let count): start += count
+            case .wouldBlock: return start
+            case .failed: return used  // the output is gone: the relay keeps working, its logs are lost
             }
-            start += written
         }
+        return start
+    }
+
+    /// At exit: flushes, waiting up to a second in all for a slow reader, then gives up.
+    mutating func flushBeforeExit() {
+        let deadline = monotonicMilliseconds() + 1000
+        flush()
+        while hasPending && monotonicMilliseconds() < deadline {
+            var ready = pollfd(fd: output.descriptor, events: Int16(POLLOUT), revents: 0)
+            _ = poll(&ready, 1, 50)
+            flush()
+        }
+    }
+
+    private var room: Int { EventLog.bufferCapacity - used }
+
+    private mutating func append(_ level: LogLevel, _ body: (inout JSONLine) -> Void) {
+        var line = JSONLine(into: buffer + used, capacity: EventLog.lineCapacity)
+        line.timeField("time")
+        line.field("level", level.description)
+        body(&line)
+        used += line.finish()
+    }
+
+    /// Moves the unwritten bytes to the front, making room behind them.
+    private mutating func compact() {
+        guard start > 0 else { return }
+        memmove(buffer, buffer + start, used - start)
+        used -= start
+        start = 0
     }
 }

@@ -31,11 +31,11 @@ final class MetricsSource: @unchecked Sendable {
         for (service, name) in serviceNames.enumerated() {
             text += "ringway_connections_active{service=\"\(name)\"} \(shared.activeConnections(service))\n"
         }
-        for gauge in Counter.allCases where gauge.isGauge {
-            family(gauge.metricName, gauge.help, "gauge")
-            text += "\(gauge.metricName) \(total(gauge, service: 0))\n"
+        for counter in Counter.allCases where counter.isProcessWide {
+            family(counter.metricName, counter.help, counter.isGauge ? "gauge" : "counter")
+            text += "\(counter.metricName) \(total(counter, service: 0))\n"
         }
-        for counter in Counter.allCases where !counter.isGauge {
+        for counter in Counter.allCases where !counter.isProcessWide {
             family(counter.metricName, counter.help, "counter")
             for (service, name) in serviceNames.enumerated() {
                 text += "\(counter.metricName){service=\"\(name)\"} \(total(counter, service: service))\n"

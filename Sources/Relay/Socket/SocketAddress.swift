@@ -91,3 +91,17 @@ func armResetOnClose(_ socket: Int32) {
     var option = linger(l_onoff: 1, l_linger: 0)
     _ = setsockopt(socket, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
 }
+
+/// Sets O_NONBLOCK; false when the descriptor refused it.
+func setNonBlocking(_ socket: Int32) -> Bool {
+    let flags = fcntl(socket, F_GETFL)
+    return flags >= 0 && fcntl(socket, F_SETFL, flags | O_NONBLOCK) == 0
+}
+
+/// The error pending on a socket (SO_ERROR), if any; reading it clears it.
+func pendingError(on socket: Int32) -> Errno? {
+    var code: Int32 = 0
+    var length = socklen_t(MemoryLayout<Int32>.size)
+    guard getsockopt(socket, SOL_SOCKET, SO_ERROR, &code, &length) == 0, code != 0 else { return nil }
+    return Errno(rawValue: code)
+}

@@ -8,6 +8,8 @@ struct ServiceRuntime {
     let detector: ProxyHeaderDetector?
     let headerTimeoutMilliseconds: UInt64
     let idleTimeoutMilliseconds: UInt64
+    /// Built-in HTTP services: the time each request has, from its first byte.
+    let requestTimeoutMilliseconds: UInt64
     /// Where a connection's incoming bytes start in its scratch chunk. The bytes before it hold
     /// the outgoing PROXY header (forwarders) or the response being built (HTTP services).
     let incomingOffset: Int
@@ -31,17 +33,14 @@ struct ServiceRuntime {
             headerTimeoutMilliseconds = 0
         }
         idleTimeoutMilliseconds = config.idleTimeout.milliseconds
+        requestTimeoutMilliseconds = max(config.requestTimeout.milliseconds, 1)
         wildcardListener = config.listen.host == nil
         let receivedHeader = config.receiveProxy?.maximumHeaderLength ?? 0
         switch config.kind {
         case .forward:
             // Room for the largest header we may send: v2 addresses, our TLVs, and received
-            // TLVs passed through (at most the received header's size).
-            var reserve = 0
-            if let send = config.sendProxy {
-                reserve = send.version == .v1 ? ProxyHeaderEncoder.maximumV1Length : 16 + 36 + 3 + 16 + 7
-                if send.passthroughTLVs { reserve += receivedHeader }
-            }
+            // TLVs passed through.
+            let reserve = config.sendProxy?.largestHeaderLength(receivingUpTo: config.receiveProxy?.maximumHeaderLength) ?? 0
             incomingOffset = (reserve + 63) / 64 * 64
             incomingCapacity = max(receivedHeader, 4096)
         case .whoami, .metrics:

@@ -129,6 +129,13 @@ extension Worker {
         nextConnectionNumber += 1
         connection.pointee.id = UInt64(control.index) << 48 | nextConnectionNumber & 0xFFFF_FFFF_FFFF
         connection.pointee.peer = peerEndpoint(of: socket)
+        guard connection.pointee.peer != nil else {
+            // The client reset between the kernel's accept and now, and its address went with
+            // it. Trust checks, logs and outgoing headers all need it: nothing about this
+            // connection can be believed, so it ends here.
+            close(index, reason: .peerUnknown)
+            return
+        }
         // Small writes (a PROXY header, an HTTP response) must not wait for Nagle.
         setSocketOption(socket, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
         logAccepted(index)
@@ -152,7 +159,7 @@ extension Worker {
                 startDetecting(index, service: service)
             } else {
                 if service.config.sendProxy != nil {
-                    preparePreamble(index, header: nil, consumed: 0)
+                    guard preparePreamble(index, header: nil, consumed: 0) else { return }
                     // Early client bytes join the header in the first send when they arrive in time.
                     armScratchReceive(index)
                 }

@@ -13,6 +13,10 @@ extension Worker {
         let connection = slab[index]
         guard connection.pointee.state != .closing, connection.pointee.state != .free else { return }
         timers.cancel(index, in: slab.slots)
+        for side in [Side.inbound, Side.outbound] where direction(connection, side).pointee.waitingForBuffers {
+            direction(connection, side).pointee.waitingForBuffers = false
+            bufferWaiters.remove(BufferWaitQueue.key(index, side), in: slab.slots)
+        }
         connection.pointee.closeReason = reason
         connection.pointee.closeErrno = errno
         if resetClient && connection.pointee.clientSocket >= 0 { armResetOnClose(connection.pointee.clientSocket) }
@@ -22,11 +26,56 @@ extension Worker {
             finishClosing(index)
             return
         }
+        cancelEverything(index)
+        // A request the cancel cannot reach would pin the slot and its descriptors for good;
+        // the watchdog below looks again if the slot is still closing then.
+        timers.schedule(index, deadline: now + Worker.closeStallMilliseconds, in: slab.slots)
+    }
+
+    /// How long a closing connection may wait for its requests before they are pushed harder.
+    static let closeStallMilliseconds: UInt64 = 2000
+
+    private mutating func cancelEverything(_ index: Int32) {
+        let connection = slab[index]
         let cancelUserData = userData(.cancel, index)
         forEachDescriptor(connection) { descriptor in
             ring.prepareCancelAll(socket: descriptor, userData: cancelUserData)
             connection.pointee.inflight += 1
         }
+    }
+
+    /// A closing connection still has requests in flight after `closeStallMilliseconds`: cancel
+    /// them again and shut its sockets down, which wakes any operation blocked on them inside
+    /// the kernel, then check again later. Counted, and logged once per connection.
+    private mutating func closeStalled(_ index: Int32) {
+        let connection = slab[index]
+        counters.add(.closeStalls, service: connection.pointee.service)
+        if !connection.pointee.closeStallLogged {
+            connection.pointee.closeStallLogged = true
+            let (fields, pending) = (logFields(index), UInt64(connection.pointee.inflight))
+            log.write(.warn) { line in
+                fields.write(&line)
+                line.field("inflight", pending)
+                line.field("msg", "closing: requests still in flight after \(Worker.closeStallMilliseconds) ms; "
+                    + "cancelling them again and shutting the sockets down")
+            }
+        }
+        for socket in [connection.pointee.clientSocket, connection.pointee.upstreamSocket] where socket >= 0 {
+            _ = Glibc.shutdown(socket, Int32(SHUT_RDWR))
+        }
+        cancelEverything(index)
+        timers.schedule(index, deadline: now + Worker.closeStallMilliseconds, in: slab.slots)
+    }
+
+    /// Something this code does not expect happened to a connection: say what, and close it
+    /// rather than guess what it should do next.
+    mutating func internalError(_ index: Int32, _ what: String) {
+        let fields = logFields(index)
+        log.write(.error) { line in
+            fields.write(&line)
+            line.field("msg", "internal error: \(what); closing the connection")
+        }
+        close(index, reason: .internalError)
     }
 
     /// A direction delivered its last byte: pass the source's FIN on to the sink. When the other
@@ -58,6 +107,7 @@ extension Worker {
     /// and free the slot.
     mutating func finishClosing(_ index: Int32) {
         let connection = slab[index]
+        timers.cancel(index, in: slab.slots)
         for side in [Side.inbound, Side.outbound] {
             let flow = direction(connection, side)
             while !flow.pointee.isEmpty {
@@ -96,7 +146,9 @@ extension Worker {
         switch connection.pointee.state {
         case .detecting:
             headerTimedOut(index)
-        case .relaying, .serving:
+        case .serving:
+            servingTimerFired(index)
+        case .relaying:
             let idle = services[Int(connection.pointee.service)].idleTimeoutMilliseconds
             guard idle > 0 else { return }
             let deadline = connection.pointee.lastActivity + idle
@@ -105,7 +157,9 @@ extension Worker {
             } else {
                 timers.schedule(index, deadline: deadline, in: slab.slots)
             }
-        case .accepted, .connecting, .closing, .free:
+        case .closing:
+            closeStalled(index)
+        case .accepted, .connecting, .free:
             break
         }
     }

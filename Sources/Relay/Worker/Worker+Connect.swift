@@ -17,7 +17,7 @@ extension Worker {
             return
         }
         if firstAttempt {
-            connection.pointee.endpoint = UInt16(nextConnectionNumber % UInt64(endpointCount))
+            connection.pointee.endpoint = UInt32(nextConnectionNumber % UInt64(endpointCount))
         }
         connection.pointee.connectAttempts += 1
         let endpointIndex = Int(connection.pointee.endpoint) % endpointCount
@@ -63,7 +63,7 @@ extension Worker {
             connection.pointee.upstreamSocket = -1
             refresher.requestRefresh(service: serviceIndex)
             if Int(connection.pointee.connectAttempts) < endpoints.count(service: serviceIndex) {
-                connection.pointee.endpoint = UInt16((Int(connection.pointee.endpoint) + 1) % endpointCount)
+                connection.pointee.endpoint = UInt32((Int(connection.pointee.endpoint) + 1) % endpointCount)
                 startConnect(index, firstAttempt: false)
             } else {
                 close(index, reason: .upstreamUnavailable, errno: timedOut ? ETIMEDOUT : error.rawValue)

@@ -37,9 +37,12 @@ extension Worker {
         let connection = slab[index]
         let flow = direction(connection, side)
         // Not after the connection closed: finishing a direction can free the slot under us.
+        // Never beside the early-bytes receive on the client socket: two reads in flight on one
+        // socket complete in any order, and the client's bytes would too.
         guard connection.pointee.state == .relaying,
               !flow.pointee.receiveArmed, !flow.pointee.sourceClosed, !flow.pointee.waitingForBuffers,
-              Int(flow.pointee.count) < buffersPerDirection
+              Int(flow.pointee.count) < buffersPerDirection,
+              side == .outbound || !connection.pointee.scratchReceiveArmed
         else { return }
         let operation: Operation = mainPoolExhausted
             ? (side == .inbound ? .receiveClientFromReserve : .receiveUpstreamFromReserve)
@@ -61,7 +64,10 @@ extension Worker {
         flow.pointee.receiveArmed = false
         let result = completion.result
         if result > 0 {
-            guard let buffer else { fatalError("buffer-select receive without a buffer") }
+            guard let buffer else {
+                internalError(index, "a buffer-select receive completed with \(result) bytes but no buffer")
+                return
+            }
             flow.pointee.enqueue(PendingSend(buffer: buffer, start: 0, end: UInt32(result)))
             flow.pointee.sourceDrained = !completion.socketHasMoreData
             flow.pointee.bytes &+= UInt64(result)
@@ -84,7 +90,8 @@ extension Worker {
             // reserve at once; otherwise wait: buffers usually come back within a loop turn, and
             // the pools grow at the end of a turn in which none did (serveBufferWaiters).
             flow.pointee.sourceDrained = false
-            if !fromReserve && buffers.provisioned == buffers.bufferCount {
+            if fromReserve { reserveDemand.thisTurn += 1 } else { mainDemand.thisTurn += 1 }
+            if !fromReserve && buffers.circulating == buffers.circulationLimit {
                 if !mainPoolExhausted { noteMainPoolExhausted(service: connection.pointee.service) }
                 mainPoolExhausted = true
                 armReceive(index, side)
@@ -92,11 +99,37 @@ extension Worker {
             }
             flow.pointee.waitingForBuffers = true
             counters.add(.bufferWaits, service: connection.pointee.service)
-            bufferWaiters.append(UInt64(UInt32(bitPattern: index)) | UInt64(connection.pointee.generation) << 32
-                | (side == .inbound ? 0 : 1 << 63))
+            bufferWaiters.append(BufferWaitQueue.key(index, side), in: slab.slots)
+            watchSource(index, side)
             return
         }
         failed(index, side: side, atSource: true, error)
+    }
+
+    /// While a direction waits for buffers no receive is armed on its source, and one armed
+    /// would fail with -ENOBUFS before it saw anything else: a client that resets would hold its
+    /// slot and descriptors until buffers return. A poll (POLLERR, POLLHUP and POLLRDHUP are
+    /// always reported, nothing else is asked for) watches the source meanwhile.
+    private mutating func watchSource(_ index: Int32, _ side: Side) {
+        let connection = slab[index]
+        let flow = direction(connection, side)
+        guard !flow.pointee.watchArmed else { return }
+        ring.preparePoll(
+            fileDescriptor: source(connection, side), events: 0,
+            userData: userData(side == .inbound ? .watchClient : .watchUpstream, index))
+        flow.pointee.watchArmed = true
+        connection.pointee.inflight += 1
+    }
+
+    /// The watch fired. Only an error (a reset) ends the connection here: a FIN, or our own
+    /// shutdown of the other direction, leaves bytes to relay once buffers return, and the
+    /// receive then reads them and the end of stream in order.
+    mutating func handleWatch(_ index: Int32, _ side: Side, _ completion: Completion) {
+        let connection = slab[index]
+        let flow = direction(connection, side)
+        flow.pointee.watchArmed = false
+        guard completion.result > 0, completion.result & Int32(POLLERR) != 0, flow.pointee.waitingForBuffers else { return }
+        failed(index, side: side, atSource: true, pendingError(on: source(connection, side)) ?? .connectionReset)
     }
 
     /// Slow readers hold every main buffer: count it, and say so (at most every 10 s).
@@ -105,12 +138,13 @@ extension Worker {
         // Under sustained pressure the pool flips between empty and not many times a second.
         guard now >= lastPoolExhaustionLog + 10_000 else { return }
         lastPoolExhaustionLog = now
-        let capacity = buffers.bufferCount
+        let capacity = buffers.circulationLimit
         let size = reserveBuffers.bufferSize
         log.write(.warn) { line in
             line.field("kind", "worker")
             line.field("msg", "all \(capacity) receive buffers are held by connections waiting on slow readers; "
-                + "receiving into \(size / 1024) KiB reserve buffers until some return (--buffers raises the pool)")
+                + "receiving into \(size / 1024) KiB reserve buffers until some return "
+                + "(--buffers and --buffer-memory raise the pool)")
         }
     }
 
@@ -197,12 +231,10 @@ extension Worker {
     /// Puts more buffers into circulation: the main pool until its capacity, then the reserve.
     /// Returns how many were added.
     private mutating func growPool() -> Int {
-        if buffers.provisioned < buffers.bufferCount {
-            let added = buffers.grow(by: max(Worker.initialBuffers, buffers.provisioned))
-            counters.set(.buffersProvisioned, service: 0, UInt64(buffers.provisioned))
-            return added
+        if buffers.circulating < buffers.circulationLimit {
+            return buffers.grow(by: max(Worker.initialBuffers, buffers.circulating))
         }
-        return reserveBuffers.grow(by: max(16, reserveBuffers.provisioned))
+        return reserveBuffers.grow(by: max(16, reserveBuffers.circulating))
     }
 
     /// Re-arms receives that hit an empty pool, as many as buffers came back (or were added).
@@ -217,16 +249,10 @@ extension Worker {
             // Nothing came back this turn: the buffers out are held, not passing through.
             budget = growPool()
         }
-        while budget > 0 && bufferWaiters.count > 0 {
-            let entry = bufferWaiters.removeFirst()
-            let index = Int32(bitPattern: UInt32(truncatingIfNeeded: entry))
-            let generation = UInt32(truncatingIfNeeded: entry >> 32) & UserData.generationMask
-            let side: Side = entry >> 63 == 0 ? .inbound : .outbound
-            let connection = slab[index]
-            guard connection.pointee.generation == generation, connection.pointee.state == .relaying else { continue }
-            let flow = direction(connection, side)
-            guard flow.pointee.waitingForBuffers else { continue }
-            flow.pointee.waitingForBuffers = false
+        while budget > 0, let key = bufferWaiters.removeFirst(in: slab.slots) {
+            let index = BufferWaitQueue.slot(of: key)
+            let side = BufferWaitQueue.side(of: key)
+            direction(slab[index], side).pointee.waitingForBuffers = false
             armReceive(index, side)
             budget -= 1
         }

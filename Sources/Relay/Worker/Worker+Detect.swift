@@ -42,7 +42,10 @@ extension Worker {
     private mutating func detectionReceived(_ index: Int32, _ completion: Completion) {
         let connection = slab[index]
         let service = services[Int(connection.pointee.service)]
-        guard let receive = service.config.receiveProxy, let detector = service.detector else { return }
+        guard let receive = service.config.receiveProxy, let detector = service.detector else {
+            internalError(index, "detecting on a service that does not receive PROXY headers")
+            return
+        }
         if completion.result < 0 {
             clientFailed(index, completion.result)
             return
@@ -78,10 +81,15 @@ extension Worker {
                 proceed(index, header: nil, consumed: 0)
             }
         case .header(let header, let consumed):
-            if let peer = connection.pointee.peer, !receive.trusts(peer.address) {
-                reject(index, .proxyHeaderUntrusted, code: nil, detail: "\(peer.address) is not in trustedProxies")
-            } else {
+            // Fail closed: a peer that cannot be named is not a trusted one.
+            guard let peer = connection.pointee.peer else {
+                reject(index, .peerUnknown, code: nil, detail: "the peer's address is unknown, so it cannot be trusted")
+                return
+            }
+            if receive.trusts(peer.address) {
                 proceed(index, header: header, consumed: consumed)
+            } else {
+                reject(index, .proxyHeaderUntrusted, code: nil, detail: "\(peer.address) is not in trustedProxies")
             }
         case .invalid(let error):
             reject(index, .proxyHeaderInvalid, code: error.code, detail: error.description)
@@ -140,55 +148,74 @@ extension Worker {
         case .whoami, .metrics:
             startServing(index, header: header, consumed: consumed)
         case .forward:
-            preparePreamble(index, header: header, consumed: consumed)
+            guard preparePreamble(index, header: header, consumed: consumed) else { return }
             startConnect(index, firstAttempt: true)
         }
     }
 
     /// Lays out the first upstream send in the chunk: the outgoing PROXY header (when the service
-    /// sends one) directly followed by the client bytes after the received header.
-    mutating func preparePreamble(_ index: Int32, header received: ProxyHeader?, consumed: Int) {
+    /// sends one) directly followed by the client bytes after the received header. When the
+    /// header cannot be built the connection is closed and false returned: the client's bytes
+    /// never go upstream without the header the service promises.
+    mutating func preparePreamble(_ index: Int32, header received: ProxyHeader?, consumed: Int) -> Bool {
         let connection = slab[index]
         let service = services[Int(connection.pointee.service)]
         let payloadStart = service.incomingOffset + consumed
         let payloadEnd = service.incomingOffset + Int(connection.pointee.scratchFilled)
-        connection.pointee.inbound.bytes += UInt64(payloadEnd - payloadStart)
-        counters.add(.bytesClientToUpstream, service: connection.pointee.service, UInt64(payloadEnd - payloadStart))
         var start = payloadStart
         if let send = service.config.sendProxy {
-            let header = outgoingHeader(index, send: send, received: received)
+            let header: ProxyHeader
+            switch outgoingHeader(index, send: send, received: received) {
+            case .success(let built): header = built
+            case .failure(let reason):
+                close(index, reason: reason)
+                return false
+            }
             let length = ProxyHeaderEncoder.encodedLength(of: header, appendingCRC32C: send.crc32c)
-            let base = scratch.base(connection.pointee.scratch)
+            // The reserve in front of the incoming area covers the largest header start-up
+            // validation allows; anything larger is refused here rather than truncated.
+            guard length <= payloadStart, length <= ProxyHeaderDetector.maximumPossibleHeaderLength else {
+                refuseHeader(index, .proxyHeaderTooLarge, detail: "\(length) bytes")
+                return false
+            }
+            start = payloadStart - length
             do {
-                // The reserve in front of the incoming area covers the largest header we send.
-                precondition(length <= payloadStart, "PROXY header reserve too small")
-                start = payloadStart - length
                 _ = try ProxyHeaderEncoder.encode(
                     header, appendingCRC32C: send.crc32c,
-                    into: UnsafeMutableRawBufferPointer(start: base + start, count: length))
-                counters.add(.proxyHeadersSent, service: connection.pointee.service)
+                    into: UnsafeMutableRawBufferPointer(start: scratch.base(connection.pointee.scratch) + start, count: length))
             } catch {
-                // The header model came from our own socket addresses; only a bug gets here.
-                let fields = logFields(index)
-                log.write(.error) { line in
-                    fields.write(&line)
-                    line.field("msg", "cannot encode the PROXY header: \(error)")
-                }
-                start = payloadStart
+                refuseHeader(index, .internalError, detail: "\(error)")
+                return false
             }
+            counters.add(.proxyHeadersSent, service: connection.pointee.service)
         }
+        connection.pointee.inbound.bytes += UInt64(payloadEnd - payloadStart)
+        counters.add(.bytesClientToUpstream, service: connection.pointee.service, UInt64(payloadEnd - payloadStart))
         connection.pointee.preambleStart = UInt32(start)
         connection.pointee.preambleEnd = UInt32(payloadEnd)
+        return true
+    }
+
+    private mutating func refuseHeader(_ index: Int32, _ reason: CloseReason, detail: String) {
+        let fields = logFields(index)
+        log.write(.error) { line in
+            fields.write(&line)
+            line.field("msg", "cannot encode the PROXY header to send (\(detail)); closing instead of sending without it")
+        }
+        close(index, reason: reason)
     }
 
     /// The header a forwarder sends: the real client (from a received header, else the socket
-    /// peer) and the address it originally dialled.
-    private func outgoingHeader(_ index: Int32, send: ProxySendConfig, received: ProxyHeader?) -> ProxyHeader {
+    /// peer) and the address it originally dialled. An address that cannot be read is a reason
+    /// to close, never a LOCAL header: LOCAL would make the upstream believe the relay itself.
+    private func outgoingHeader(
+        _ index: Int32, send: ProxySendConfig, received: ProxyHeader?
+    ) -> Result<ProxyHeader, CloseReason> {
         let connection = slab[index]
         let version: ProxyProtocolVersion = send.version == .v1 ? .v1 : .v2
-        guard let source = connection.pointee.client,
-              let destination = connection.pointee.proxiedDestination ?? localEndpoint(of: connection.pointee.clientSocket)
-        else { return .local(version: version) }
+        guard let source = connection.pointee.client else { return .failure(.peerUnknown) }
+        guard let destination = connection.pointee.proxiedDestination ?? localEndpoint(of: connection.pointee.clientSocket)
+        else { return .failure(.localAddressUnknown) }
         var tlvs: [ProxyTLV] = []
         if version == .v2 {
             if send.passthroughTLVs, let received {
@@ -196,7 +223,7 @@ extension Worker {
             }
             if send.uniqueID { tlvs.append(ProxyTLV(type: ProxyTLV.uniqueID, value: uniqueID(of: index))) }
         }
-        return .tcp(source: source, destination: destination, version: version, tlvs: tlvs)
+        return .success(.tcp(source: source, destination: destination, version: version, tlvs: tlvs))
     }
 
     /// 16 bytes: process start time and connection id, both big-endian. Unique per process run.

@@ -45,7 +45,11 @@ extension Worker {
     mutating func logClose(_ index: Int32) {
         let connection = slab[index]
         let reason = connection.pointee.closeReason
-        let level: LogLevel = reason == .finished || reason == .idleTimeout || reason == .draining ? .info : .warn
+        let level: LogLevel
+        switch reason {
+        case .finished, .idleTimeout, .draining, .peerUnknown: level = .info
+        default: level = .warn
+        }
         guard log.enabled(level) else { return }
         let fields = logFields(index)
         let elapsed = monotonicNanoseconds() - connection.pointee.openedAt

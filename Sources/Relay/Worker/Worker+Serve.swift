@@ -26,10 +26,34 @@ extension Worker {
             memmove(chunk + service.incomingOffset, chunk + service.incomingOffset + consumed, remaining)
         }
         connection.pointee.scratchFilled = UInt32(remaining)
-        if service.idleTimeoutMilliseconds > 0 {
-            timers.schedule(index, deadline: now + service.idleTimeoutMilliseconds, in: slab.slots)
-        }
+        // The first request's clock starts now: a client that connects and says nothing, or
+        // says it one byte at a time, has `requestTimeout` in all.
+        connection.pointee.requestDeadline = now + service.requestTimeoutMilliseconds
+        scheduleServingTimer(index)
         if !connection.pointee.scratchReceiveArmed { answerBufferedRequest(index) }
+    }
+
+    /// One timer per connection: the earlier of the request deadline and the idle deadline.
+    mutating func scheduleServingTimer(_ index: Int32) {
+        let connection = slab[index]
+        let idle = services[Int(connection.pointee.service)].idleTimeoutMilliseconds
+        var deadline = connection.pointee.requestDeadline == 0 ? UInt64.max : connection.pointee.requestDeadline
+        if idle > 0 { deadline = min(deadline, connection.pointee.lastActivity + idle) }
+        if deadline != .max { timers.schedule(index, deadline: deadline, in: slab.slots) }
+    }
+
+    /// The serving connection's timer fired: the request deadline or the idle timeout, if either
+    /// has passed; otherwise it is set again.
+    mutating func servingTimerFired(_ index: Int32) {
+        let connection = slab[index]
+        let idle = services[Int(connection.pointee.service)].idleTimeoutMilliseconds
+        if connection.pointee.requestDeadline != 0 && now >= connection.pointee.requestDeadline {
+            close(index, reason: .requestTimeout)
+        } else if idle > 0 && now >= connection.pointee.lastActivity + idle {
+            close(index, reason: .idleTimeout)
+        } else {
+            scheduleServingTimer(index)
+        }
     }
 
     mutating func requestReceived(_ index: Int32, _ completion: Completion) {
@@ -41,6 +65,11 @@ extension Worker {
         if completion.result == 0 {
             close(index, reason: .finished)
             return
+        }
+        if connection.pointee.requestDeadline == 0 {
+            // The first byte of a keep-alive connection's next request starts its clock.
+            connection.pointee.requestDeadline = now + services[Int(connection.pointee.service)].requestTimeoutMilliseconds
+            scheduleServingTimer(index)
         }
         connection.pointee.scratchFilled += UInt32(completion.result)
         connection.pointee.inbound.bytes += UInt64(completion.result)
@@ -77,6 +106,7 @@ extension Worker {
                 return
             }
             connection.pointee.requestLength = UInt32(head.headLength + head.bodyLength)
+            connection.pointee.requestDeadline = 0
             counters.add(.httpRequests, service: connection.pointee.service)
             switch service.config.kind {
             case .metrics:
@@ -215,6 +245,11 @@ extension Worker {
         if remaining > 0 { memmove(incoming, incoming + Int(connection.pointee.requestLength), remaining) }
         connection.pointee.scratchFilled = UInt32(max(remaining, 0))
         connection.pointee.requestLength = 0
+        if remaining > 0 {
+            // Part of the next request is already here: its clock is running.
+            connection.pointee.requestDeadline = now + service.requestTimeoutMilliseconds
+            scheduleServingTimer(index)
+        }
         answerBufferedRequest(index)
     }
 }

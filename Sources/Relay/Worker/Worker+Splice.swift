@@ -13,6 +13,14 @@ extension Worker {
 
     mutating func startSplicing(_ index: Int32) {
         let connection = slab[index]
+        // tcp_splice_read waits for data on a blocking socket whatever SPLICE_F_NONBLOCK says,
+        // parking an io-wq thread (and the connection's slot and sockets with it) until the peer
+        // sends. On non-blocking sockets an empty source answers -EAGAIN and the wait happens on
+        // a poll request, which a cancel always reaches.
+        guard setNonBlocking(connection.pointee.clientSocket), setNonBlocking(connection.pointee.upstreamSocket) else {
+            close(index, reason: .upstreamError, errno: Errno.current.rawValue)
+            return
+        }
         guard let inbound = makePipe(), let outbound = makePipe() else {
             close(index, reason: .upstreamError, errno: Errno.current.rawValue)
             return
@@ -137,7 +145,9 @@ extension Worker {
                 spliceDrain(index, side)
             } else if flow.pointee.sourceClosed {
                 finishSpliceDirectionIfDrained(index, side)
-            } else {
+            } else if side == .outbound || !connection.pointee.scratchReceiveArmed {
+                // While the early-bytes receive is pending it is the client socket's only
+                // reader; its completion puts its bytes in the pipe and the next fill follows.
                 spliceFill(index, side)
             }
         } else if result == 0 || Errno(rawValue: -result) == .wouldBlock {

@@ -15,6 +15,8 @@ struct WorkerSetup: @unchecked Sendable {
     let options: EngineOptions
     let processStart: UInt64
     let refresher: TargetRefresher
+    let logOutput: LogOutput
+    let bufferPlan: BufferPlan
 }
 
 /// One thread, one ring: accepts, relays and closes the connections that arrive on its own
@@ -64,12 +66,15 @@ struct Worker: ~Copyable {
     var buffersRecycled = 0
     /// Provided buffers the kernel handed us and we have not given back.
     var buffersHeld = 0
+    /// Recent demand per pool, and when idle buffers are next taken out of the rings.
+    var mainDemand = BufferDemand()
+    var reserveDemand = BufferDemand()
+    var nextBufferTrim: UInt64 = 0
+    /// /dev/zero: drain reads take idle buffers out of the rings through it (-1: trimming off).
+    let zeroDevice: Int32
 
     static let bufferGroup: UInt16 = 0
     static let reserveBufferGroup: UInt16 = 1
-    /// Reserve capacity: 16384 ids (tagged with PendingSend.reserveFlag, below the scratch marker).
-    static let reserveBufferCount = 16384
-    static let reserveBufferSize = 16 * 1024
     /// Buffers in circulation at start. The pool doubles at the end of a loop turn in which
     /// receives found it empty and no buffer came back (they are held, not passing through).
     static let initialBuffers = 64
@@ -83,15 +88,18 @@ struct Worker: ~Copyable {
         do {
             buffers = try ProvidedBufferRing(
                 registeringWith: ring, group: Worker.bufferGroup, count: options.bufferCount, size: options.bufferSize,
-                initialCount: min(Worker.initialBuffers, options.bufferCount))
+                initialCount: min(Worker.initialBuffers, setup.bufferPlan.mainLimit),
+                circulationLimit: setup.bufferPlan.mainLimit)
         } catch {
             throw RingSetupError(errno: error)
         }
         let reserveBuffers: ProvidedBufferRing
         do {
+            // Reserve ids stay below PendingSend.reserveFlag and the scratch marker.
             reserveBuffers = try ProvidedBufferRing(
-                registeringWith: ring, group: Worker.reserveBufferGroup, count: Worker.reserveBufferCount,
-                size: min(Worker.reserveBufferSize, options.bufferSize), initialCount: 16)
+                registeringWith: ring, group: Worker.reserveBufferGroup, count: BufferPlan.reserveBufferCount,
+                size: setup.bufferPlan.reserveBufferSize, initialCount: 16,
+                circulationLimit: setup.bufferPlan.reserveLimit)
         } catch {
             buffers.unregister(from: ring)
             throw RingSetupError(errno: error)
@@ -103,7 +111,6 @@ struct Worker: ~Copyable {
         shared = setup.shared
         metrics = setup.metrics
         counters = setup.control.counters
-        counters.set(.buffersProvisioned, service: 0, UInt64(self.buffers.provisioned))
         processStart = setup.processStart
 
         services = setup.services.enumerated().map { ServiceRuntime(index: $0.offset, config: $0.element) }
@@ -123,10 +130,10 @@ struct Worker: ~Copyable {
         slab = ConnectionSlab(capacity: capacity)
         let largestChunk = services.map(\.scratchSize).max() ?? 4096
         scratch = ScratchPool(chunkSize: (largestChunk + 4095) / 4096 * 4096, capacity: capacity)
-        bufferWaiters = BufferWaitQueue(capacity: capacity * 2)
+        bufferWaiters = BufferWaitQueue()
         now = monotonicMilliseconds()
         timers = TimerWheel(nowMilliseconds: now)
-        log = EventLog(level: options.logLevel, fileDescriptor: options.logDescriptor)
+        log = EventLog(level: options.logLevel, output: setup.logOutput)
         buffersPerDirection = min(max(options.buffersPerDirection, 1), Direction.capacity - 2)
         drainTimeoutMilliseconds = options.drainTimeout.milliseconds
 
@@ -138,6 +145,9 @@ struct Worker: ~Copyable {
         completionSlots.initialize(repeating: nil)
         wakeBuffer = .allocate(capacity: 1)
         wakeBuffer.initialize(to: 0)
+        zeroDevice = Glibc.open("/dev/zero", O_RDONLY | O_CLOEXEC)
+        nextBufferTrim = now + Worker.trimIntervalMilliseconds
+        publishBufferGauges()
     }
 
     deinit {
@@ -147,6 +157,7 @@ struct Worker: ~Copyable {
         listeners.deallocate()
         completionSlots.deallocate()
         wakeBuffer.deallocate()
+        if zeroDevice >= 0 { Glibc.close(zeroDevice) }
     }
 
     /// The event loop: submit, wait, handle a batch of completions, run timers; until a drain
@@ -160,7 +171,8 @@ struct Worker: ~Copyable {
             reserveBuffers.publish()
             // Timers tick every 10 ms while any are pending; otherwise only completions (or the
             // wake eventfd) end the wait, with a slow heartbeat as a safety net.
-            let waitNanoseconds: Int64 = timers.count > 0 || hasPausedListener ? 10_000_000 : 500_000_000
+            // Log lines the output could not take yet are retried on the same short beat.
+            let waitNanoseconds: Int64 = timers.count > 0 || hasPausedListener || log.hasPending ? 10_000_000 : 500_000_000
             try ring.submitAndWait(timeoutNanoseconds: waitNanoseconds)
             now = monotonicMilliseconds()
             if refresher.hasNames { adoptRefreshedEndpoints() }
@@ -176,7 +188,8 @@ struct Worker: ~Copyable {
             expireTimers()
             serveBufferWaiters()
             resumePausedListeners()
-            counters.set(.buffersInUse, service: 0, UInt64(buffersHeld))
+            manageBufferMemory()
+            counters.set(.logLinesDropped, service: 0, log.droppedLines)
             if draining {
                 if now >= drainDeadline { closeAll(reason: .draining) }
                 // The wake read may still be armed; tearing the ring down cancels it.
@@ -186,7 +199,7 @@ struct Worker: ~Copyable {
         }
         // Closes of the last connections are prepared but not yet submitted.
         _ = try? ring.submit()
-        log.flush()
+        log.flushBeforeExit()
     }
 
     /// Copies in the addresses the refresher found, at a moment when no prepared connect still
@@ -202,7 +215,19 @@ struct Worker: ~Copyable {
     @inline(__always)
     mutating func handle(_ completion: Completion) {
         guard let operation = UserData.operation(completion.userData) else {
-            fatalError("completion with unknown user_data \(completion.userData)")
+            // Not a request of ours: no slot can be trusted to own it, nor a pool any buffer it
+            // carries. Keep the process up and say so.
+            staleCompletions += 1
+            log.write(.error) { line in
+                line.field("kind", "worker")
+                line.field("msg", "internal error: completion with unknown user_data \(completion.userData) ignored")
+            }
+            return
+        }
+        let index = UserData.slot(completion.userData)
+        if operation == .bufferDrain {
+            handleBufferDrain(pool: index, completion)
+            return
         }
         // The kernel names the buffer by id only; which pool it came from is in the operation.
         var buffer = completion.bufferID
@@ -210,9 +235,13 @@ struct Worker: ~Copyable {
             buffersHeld += 1
             if operation == .receiveClientFromReserve || operation == .receiveUpstreamFromReserve {
                 buffer = id | PendingSend.reserveFlag
+                reserveBuffers.noteTaken()
+                reserveDemand.thisTurn += 1
+            } else {
+                buffers.noteTaken()
+                mainDemand.thisTurn += 1
             }
         }
-        let index = UserData.slot(completion.userData)
         switch operation {
         case .accept:
             handleAccept(listener: Int(index), completion)
@@ -258,6 +287,8 @@ struct Worker: ~Copyable {
             } else {
                 handleSend(index, .outbound, completion)
             }
+        case .watchClient: handleWatch(index, .inbound, completion)
+        case .watchUpstream: handleWatch(index, .outbound, completion)
         case .spliceFillInbound: handleSpliceFill(index, .inbound, completion)
         case .spliceFillOutbound: handleSpliceFill(index, .outbound, completion)
         case .spliceDrainInbound: handleSpliceDrain(index, .inbound, completion)
@@ -266,7 +297,7 @@ struct Worker: ~Copyable {
         case .pollFillOutbound: handleSplicePoll(index, .outbound, fill: true, completion)
         case .pollDrainInbound: handleSplicePoll(index, .inbound, fill: false, completion)
         case .pollDrainOutbound: handleSplicePoll(index, .outbound, fill: false, completion)
-        case .shutdown, .cancel, .accept, .wake, .closeDescriptor: break
+        case .shutdown, .cancel, .accept, .wake, .closeDescriptor, .bufferDrain: break
         }
     }
 
