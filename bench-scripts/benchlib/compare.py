@@ -30,8 +30,9 @@ def parse_args(argv):
              selecting it runs the bulk and close cells
 Results go to bench-scripts/results/<timestamp>/ (table.txt, results.csv, results.json, chart.png).
 See bench-scripts/README.md for the method and caveats.""")
-    ap.add_argument("--relays", default=",".join(relays.NAMES),
-                    help=f"comma list from {','.join(relays.NAMES)} (default: all)")
+    ap.add_argument("--relays",
+                    help=f"comma list from {','.join(relays.NAMES)} (default: all; ringway-base only "
+                         "with --baseline)")
     ap.add_argument("--workloads", default=",".join(WORKLOADS),
                     help=f"comma list from {','.join(WORKLOADS)} (default: all)")
     ap.add_argument("--workers", default="1,2", help="worker/thread/process counts (default 1,2)")
@@ -43,6 +44,9 @@ See bench-scripts/README.md for the method and caveats.""")
     ap.add_argument("--ringway", default=".build/release/ringway",
                     help="ringway binary; relative paths are tried from the current directory, "
                          "then from the repository root (default .build/release/ringway)")
+    ap.add_argument("--baseline",
+                    help="an earlier ringway binary, measured as relay ringway-base beside ringway in the "
+                         "same run (before/after comparisons); same --ringway-args and --ringway-keys")
     ap.add_argument("--ringway-args", default="",
                     help="extra ringway options, e.g. \"--buffer-size 32768\" (default none)")
     ap.add_argument("--ringway-keys", default="",
@@ -59,6 +63,8 @@ See bench-scripts/README.md for the method and caveats.""")
     a.rounds = a.rounds or (1 if a.quick else 3)
     a.duration = a.duration or (2 if a.quick else 5)
     a.idle_connections = a.idle_connections or (200 if a.quick else 2000)
+    if a.relays is None:
+        a.relays = ",".join(r for r in relays.NAMES if r not in relays.OPTIONAL or a.baseline)
     a.relays = _list(ap, a.relays, relays.NAMES, "relay")
     a.workloads = _list(ap, a.workloads, WORKLOADS, "workload")
     try:
@@ -75,6 +81,7 @@ See bench-scripts/README.md for the method and caveats.""")
         ap.error(f"--idle-connections must be 1..{MAX_IDLE}: the relay holds two descriptors per "
                  "connection within the 20000 file limit")
     a.ringway = _resolve(a.ringway)
+    a.baseline = _resolve(a.baseline) if a.baseline else None
     return a
 
 
@@ -185,7 +192,8 @@ def main(argv=None):
     workdir = os.path.join(out, "work")
     os.makedirs(workdir, exist_ok=True)
     ports = procs.PortAllocator(args.base_port)
-    rl = relays.Relays(workdir, ports, args.ringway, shlex.split(args.ringway_args), args.ringway_keys)
+    rl = relays.Relays(workdir, ports, args.ringway, shlex.split(args.ringway_args), args.ringway_keys,
+                       args.baseline)
     skipped = {r: why for r in args.relays if (why := rl.unavailable(r))}
     active = [r for r in args.relays if r not in skipped]
 

@@ -121,7 +121,8 @@ def text_width(s, scale=1):
 
 
 COLORS = {
-    "ringway": (230, 85, 13), "haproxy": (49, 130, 189), "haproxy-splice": (140, 190, 225),
+    "ringway": (230, 85, 13), "ringway-base": (253, 174, 107), "haproxy": (49, 130, 189),
+    "haproxy-splice": (140, 190, 225),
     "nginx": (49, 163, 84), "socat": (117, 107, 177), "direct": (150, 150, 150),
 }
 GRID, AXIS, DARK = (225, 225, 225), (60, 60, 60), (20, 20, 20)

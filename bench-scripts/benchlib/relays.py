@@ -7,11 +7,14 @@ import os
 
 from . import procs, tools
 
-NAMES = ["ringway", "haproxy", "haproxy-splice", "nginx", "socat", "direct"]
+NAMES = ["ringway", "ringway-base", "haproxy", "haproxy-splice", "nginx", "socat", "direct"]
+# Measured only when asked for: an earlier ringway binary (--baseline) for before/after figures.
+OPTIONAL = {"ringway-base"}
 
 # What "--workers N" becomes for each relay (printed in the results header).
 WORKER_MEANING = {
     "ringway": "--workers N (threads, one io_uring each)",
+    "ringway-base": "as ringway, the --baseline binary",
     "haproxy": "nbthread N (one process)",
     "haproxy-splice": "nbthread N, option splice-auto",
     "nginx": "worker_processes N (+ master), listen ... reuseport",
@@ -85,18 +88,21 @@ stream {{
 
 
 class Relays:
-    def __init__(self, workdir, ports, ringway_path, ringway_args=(), ringway_keys=""):
+    def __init__(self, workdir, ports, ringway_path, ringway_args=(), ringway_keys="", baseline_path=None):
         self.workdir = workdir
         self.ports_alloc = ports
         self.ringway_path = ringway_path
+        self.baseline_path = baseline_path
         self.ringway_args = list(ringway_args)
         self.ringway_query = f"?{ringway_keys}" if ringway_keys else ""
         self.counter = 0
 
     def unavailable(self, name):
         """A reason string if this relay cannot run here, else None."""
-        if name == "ringway":
-            p = self.ringway_path
+        if name in ("ringway", "ringway-base"):
+            p = self.ringway_path if name == "ringway" else self.baseline_path
+            if p is None:
+                return "no --baseline binary given"
             if not os.path.isfile(p):
                 return f"binary not found at {p} (build it: swift build -c release, or pass --ringway PATH)"
             if not os.access(p, os.X_OK):
@@ -118,8 +124,9 @@ class Relays:
             return Instance(name, [], dict(backend_ports))
         routes = {kind: (self.ports_alloc.take(), port) for kind, port in backend_ports.items()}
         ports = {kind: listen for kind, (listen, _) in routes.items()}
-        if name == "ringway":
-            argv = [self.ringway_path, "--workers", workers, "--log-level", "error"] + self.ringway_args
+        if name in ("ringway", "ringway-base"):
+            path = self.ringway_path if name == "ringway" else self.baseline_path
+            argv = [path, "--workers", workers, "--log-level", "error"] + self.ringway_args
             for listen, backend in routes.values():
                 argv += ["-L", f"tcp://127.0.0.1:{listen}/127.0.0.1:{backend}{self.ringway_query}"]
             ps = [procs.Proc(name, argv, log)]
