@@ -23,6 +23,16 @@ public struct DurationSyntaxError: Error, Hashable, Sendable, CustomStringConver
 }
 
 extension Duration {
+    /// A duration as GOST's settings take it: Go syntax, or a bare integer meaning seconds
+    /// (GOST's `GetDuration` reads `30` as 30 s).
+    public init(setting text: String) throws(DurationSyntaxError) {
+        if !text.isEmpty, text.count <= 12, text.allSatisfy({ ("0"..."9").contains($0) }), let seconds = Int64(text) {
+            self = .seconds(seconds)
+            return
+        }
+        try self.init(goSyntax: text)
+    }
+
     /// Parses Go's `time.ParseDuration` syntax, which GOST uses for every duration: an optional
     /// sign, then one or more decimal numbers (with optional fraction) each followed by a unit
     /// `ns`, `us` (`µs`, `μs`), `ms`, `s`, `m` or `h`: `300ms`, `-1.5h`, `2h45m`, `.5s`. A bare

@@ -105,3 +105,19 @@ struct HostAndPorts: Hashable {
         return text.count > 9 ? Int.max : Int(text)
     }
 }
+
+extension HostAndPorts {
+    /// The address a listener binds: nil for every address (empty, or `[::]`, which Go listens on
+    /// dual-stack as on an empty host). A v4-mapped IPv6 address cannot be bound on Linux; it is
+    /// refused here with the IPv4 form to write instead of failing at bind.
+    func listenHost() throws(ConfigurationProblem) -> IPAddress? {
+        switch host {
+        case .empty: return nil
+        case .ip(.v6(let v6)) where v6.isUnspecified: return nil
+        case .ip(.v6(let v6)) where v6.v4Mapped != nil:
+            throw .badHost("[\(v6)]", expected: "\(IPAddress.v6(v6).unmapped), the IPv4 form of that address")
+        case .ip(let address): return address
+        case .name(let name): throw .badHost(name, expected: "an IP address, or nothing for every address")
+        }
+    }
+}

@@ -42,13 +42,7 @@ public struct MetricsEndpoint: Hashable, Sendable {
         if url.hasUserInfo { throw .userInfoNotSupported }
         if let path = url.path, !path.isEmpty { throw .conflict("give the path as ?path=/\(path)") }
         let address = try HostAndPorts(url.host, allowRange: false)
-        let host: IPAddress?
-        switch address.host {
-        case .empty: host = nil
-        case .ip(.v6(let v6)) where v6.isUnspecified: host = nil
-        case .ip(let ip): host = ip
-        case .name(let name): throw .badHost(name, expected: "an IP address, or nothing for every address")
-        }
+        let host = try address.listenHost()
         var seen: Set<String> = []
         var endpoint = MetricsEndpoint(listen: ListenAddress(host: host, port: UInt16(address.ports.lowerBound)))
         for item in try url.query.map(QueryItem.parse) ?? [] {

@@ -20,6 +20,10 @@ public struct RingwayConfiguration: Hashable, Sendable {
     /// After SIGTERM/SIGINT, how long open connections may run before they are closed; `.zero`
     /// closes them at once.
     public var drainTimeout: Duration
+    /// Where each service was written (service name -> its `-L` text), so errors can quote it.
+    public var serviceOrigins: [String: String] = [:]
+    /// Things that work but are probably not what was meant, to log at start-up.
+    public var warnings: [String] = []
 
     public static let defaultDrainTimeout = Duration.seconds(30)
     public static let workersRange = 1...1024
@@ -56,8 +60,21 @@ public struct RingwayConfiguration: Hashable, Sendable {
         var node: ForwardNode?
         if let text = nodeURLs.first { node = try ForwardNode(parsing: text) }
         var services: [ServiceConfig] = []
+        var origins: [String: String] = [:]
+        var warnings: [String] = []
         for text in serviceURLs {
-            services += try ServiceURL.parse(text, node: node, firstIndex: services.count)
+            let parsed = try ServiceURL.parse(text, node: node, firstIndex: services.count)
+            for service in parsed { origins[service.name] = text }
+            if node != nil, ServiceURL.hasExplicitTargets(text) {
+                warnings.append(
+                    "-L \"\(text)\": its targets are ignored: with -F every connection goes to the -F node, as in "
+                        + "GOST; write the service without targets (or with GOST's placeholder /:0) to say so")
+            }
+            services += parsed
+        }
+        if let text = nodeURLs.first, !services.contains(where: { $0.kind == .forward }) {
+            throw ConfigurationError(
+                .conflict("no tcp:// service uses it; -F applies to tcp:// services only"), origin: .nodeURL(text))
         }
         self.init(
             services: services,
@@ -66,6 +83,8 @@ public struct RingwayConfiguration: Hashable, Sendable {
             metrics: metrics,
             drainTimeout: drainTimeout
         )
+        serviceOrigins = origins
+        self.warnings = warnings
         try validate()
     }
 
@@ -95,7 +114,8 @@ public struct RingwayConfiguration: Hashable, Sendable {
         }
         if drainTimeout < .zero {
             throw ConfigurationError(
-                .badValue(key: "drainTimeout", value: drainTimeout.goDescription, expected: "a duration of 0s or more")
+                .badValue(key: "drainTimeout", value: drainTimeout.goDescription, expected: "a duration of 0s or more"),
+                origin: .setting("--drain-timeout")
             )
         }
         var names: Set<String> = []
@@ -105,29 +125,41 @@ public struct RingwayConfiguration: Hashable, Sendable {
                 throw ConfigurationError(.conflict("two services are named \(service.name); names must be unique"))
             }
             if service.kind == .forward && service.targets.isEmpty {
-                throw ConfigurationError(
-                    .missingTarget(use: "at least one forwarder node"),
-                    origin: .setting(service.name)
-                )
+                throw ConfigurationError(.missingTarget(use: "at least one forwarder node"), origin: origin(of: service.name))
             }
             if service.targets.count > Self.maximumTargets {
                 let problem = ConfigurationProblem.badValue(
                     key: "targets", value: String(service.targets.count),
                     expected: "at most \(Self.maximumTargets) targets per service")
-                throw ConfigurationError(problem, origin: .setting(service.name))
+                throw ConfigurationError(problem, origin: origin(of: service.name))
             }
             if service.kind != .forward && !service.targets.isEmpty {
                 let problem = ConfigurationProblem.unexpectedTargets(kind: service.kind.rawValue)
-                throw ConfigurationError(problem, origin: .setting(service.name))
+                throw ConfigurationError(problem, origin: origin(of: service.name))
             }
         }
         var sockets: [(owner: String, address: ListenAddress)] = services.map { ($0.name, $0.listen) }
         if let metrics { sockets.append(("metrics", metrics.listen)) }
         for (index, socket) in sockets.enumerated() {
             for other in sockets[..<index] where other.address.overlaps(socket.address) {
-                let pair = "\(other.owner) (\(other.address)) and \(socket.owner) (\(socket.address))"
-                throw ConfigurationError(.conflict("\(pair) listen on the same port"))
+                throw ConfigurationError(
+                    .conflict("listens on the same port as \(describe(other.owner)) (\(other.address))"),
+                    origin: origin(of: socket.owner))
             }
+        }
+    }
+
+    /// Where service `name` was written: its `-L` text, the metrics option, or just its name.
+    func origin(of name: String) -> ConfigurationError.Origin {
+        if let text = serviceOrigins[name] { return .serviceURL(text) }
+        return .setting(name == "metrics" && metrics != nil ? "--metrics" : name)
+    }
+
+    private func describe(_ name: String) -> String {
+        switch origin(of: name) {
+        case .serviceURL(let text): return "-L \"\(text)\""
+        case .nodeURL(let text): return "-F \"\(text)\""
+        case .setting(let setting): return setting
         }
     }
 }
@@ -153,7 +185,7 @@ extension LogLevel {
         guard let level = LogLevel(name: text) else {
             throw ConfigurationError(
                 .badValue(key: "level", value: text, expected: "trace, debug, info, warn, error or fatal"),
-                origin: .setting("log level")
+                origin: .setting("--log-level")
             )
         }
         self = level

@@ -217,12 +217,8 @@ struct ServiceSettings {
 
     /// Go duration syntax, or a bare integer meaning seconds (GOST's `GetDuration` reads `30` as 30 s).
     static func duration(_ value: String, key: String) throws(ConfigurationProblem) -> Duration {
-        if !value.isEmpty, value.count <= 12, value.allSatisfy({ ("0"..."9").contains($0) }), let seconds = Int64(value)
-        {
-            return .seconds(seconds)
-        }
         do throws(DurationSyntaxError) {
-            return try Duration(goSyntax: value)
+            return try Duration(setting: value)
         } catch {
             throw .badDuration(key: key, error)
         }

@@ -12,7 +12,7 @@ import ProxyProtocol
 /// target host means the local machine. `tcp+tcp://`, `forward://` and `forward+tcp://` mean the
 /// same as `tcp://`.
 public enum ServiceURL {
-    public static let supportedSchemes = ["tcp://", "forward+tcp://", "whoami://"]
+    public static let supportedSchemes = ["tcp://", "tcp+tcp://", "forward://", "forward+tcp://", "whoami://"]
 
     /// The services one `-L` argument defines, named `service-<firstIndex>`, `service-<firstIndex+1>`,
     /// ... (GOST numbers services across all `-L` arguments). `node` is the `-F` hop, if any: its
@@ -39,13 +39,7 @@ public enum ServiceURL {
         if url.hasUserInfo { throw .userInfoNotSupported }
 
         let bind = try HostAndPorts(url.host, allowRange: true)
-        let host: IPAddress?
-        switch bind.host {
-        case .empty: host = nil
-        case .ip(.v6(let v6)) where v6.isUnspecified: host = nil  // Go listens dual-stack on [::], as on ""
-        case .ip(let address): host = address
-        case .name(let name): throw .badHost(name, expected: "an IP address, or nothing for every address")
-        }
+        let host = try bind.listenHost()
 
         var settings = ServiceSettings(kind: kind)
         for item in try url.query.map(QueryItem.parse) ?? [] {
@@ -77,6 +71,15 @@ public enum ServiceURL {
             )
         }
         return services
+    }
+
+    /// Whether a `-L` argument that parses names targets of its own (not GOST's `/:0` placeholder),
+    /// which a `-F` node replaces.
+    static func hasExplicitTargets(_ text: String) -> Bool {
+        guard let url = try? GOSTURL(text.trimmingWhitespace), let path = url.path else { return false }
+        let list = path.trimmingCharacters(equalTo: "/")
+        guard let targets = try? targets(in: list, placeholderAllowed: true) else { return false }
+        return targets.contains { $0.port != 0 }
     }
 
     private static func kind(of scheme: String?) throws(ConfigurationProblem) -> ServiceConfig.Kind {

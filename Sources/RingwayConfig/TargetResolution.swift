@@ -126,10 +126,15 @@ extension ServiceConfig {
 }
 
 extension RingwayConfiguration {
-    /// Resolves every service's targets; see `ServiceConfig.resolveTargets()`.
+    /// Resolves every service's targets; see `ServiceConfig.resolveTargets()`. Errors quote the
+    /// `-L` argument the target was written in.
     public mutating func resolveTargets() throws(ConfigurationError) {
         for index in services.indices {
-            try services[index].resolveTargets()
+            do throws(ConfigurationError) {
+                try services[index].resolveTargets()
+            } catch {
+                throw ConfigurationError(error.problem, origin: error.origin ?? origin(of: services[index].name))
+            }
         }
     }
 }

@@ -55,8 +55,10 @@ struct RingwayCommand: ParsableCommand {
             help: ArgumentHelp("Serve Prometheus metrics on [HOST]:PORT.", valueName: "addr"))
     var metrics: String?
 
-    @Option(name: .long, help: ArgumentHelp(
-        "After the first SIGTERM, SIGINT or SIGHUP, how long open connections may finish (a second signal stops at once).", valueName: "duration"))
+    // Unconditional, so a value that starts with '-' reaches the duration check instead of being
+    // taken for an option.
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp(
+        "After the first SIGTERM, SIGINT or SIGHUP, how long open connections may finish (a second signal stops at once); a Go duration or seconds.", valueName: "duration"))
     var drainTimeout: String = "30s"
 
     @Option(name: .long, help: "Most receive buffers per worker (a power of two); 64 circulate at first, more as load needs them.")

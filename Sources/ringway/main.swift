@@ -25,7 +25,7 @@ do {
         print(RingwayCommand.fullMessage(for: error))
         exit(0)
     }
-    fail(RingwayCommand.message(for: error), code: 2)
+    fail(UsageMessage.oneLine(RingwayCommand.message(for: error)), code: 2)
 }
 
 var configuration: RingwayConfiguration
@@ -34,7 +34,7 @@ do {
     let metrics = try command.metrics.map { text throws(ConfigurationError) in try MetricsEndpoint(parsing: text) }
     let drain: Duration
     do {
-        drain = try Duration(goSyntax: command.drainTimeout)
+        drain = try Duration(setting: command.drainTimeout)
     } catch {
         fail("--drain-timeout \"\(command.drainTimeout)\": \(error)", code: 2)
     }
@@ -60,6 +60,7 @@ var options = EngineOptions(
     bufferSize: command.bufferSize, buffersPerDirection: command.buffersPerDirection,
     drainTimeout: configuration.drainTimeout)
 if let text = command.bufferMemory, let limit = ByteSize.parse(text) { options.bufferMemoryLimit = limit }
+options.startupWarnings = configuration.warnings
 do {
     // The split over workers and pools is checked here, where a bad value is a usage error.
     _ = try BufferPlan(

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Relay
+import RingwayConfig
 import RingwayTestSupport
 import Testing
 
@@ -120,6 +121,55 @@ struct LimitsTests {
         close(clients.removeFirst())
         #expect(Sockets.readable(waiting, within: 3000), "not served after a slot freed up")
         #expect(try Sockets.receive(waiting, exactly: 2) == Array("c3".utf8))
+    }
+
+    /// The limit holds across workers: each worker's multishot accept can take a connection
+    /// after another worker took the last place; such a connection waits, untouched, until a
+    /// place frees (it used to be served: 3 of 6 with a limit of 2).
+    @Test func connectionLimitHoldsAcrossWorkers() throws {
+        let echo = try ScriptedUpstream.echo()
+        defer { echo.stop() }
+        let relay = try RelayFixture([forwardService(to: echo.port, maxConnections: 2)], workers: 2)
+        defer { relay.stop() }
+        var clients: [Int32] = []
+        defer { clients.forEach { close($0) } }
+        for index in 0..<6 {
+            let client = try Sockets.connect(port: relay.port)
+            try Sockets.sendAll(client, "c\(index)")
+            clients.append(client)
+            usleep(150_000)
+        }
+        func served() -> [Int] {
+            clients.indices.filter { Sockets.readable(clients[$0], within: 300) }
+        }
+        let first = served()
+        #expect(first.count == 2, "served \(first)")
+        #expect(relay.engine.activeConnections(service: 0) == 2)
+        #expect(relay.logs.waitForLine(containing: ["maxConnections=2 reached"]) != nil)
+        // One leaves: exactly one more is served.
+        for index in first { _ = try Sockets.receive(clients[index], exactly: 2) }
+        close(clients[first[0]])
+        clients[first[0]] = try Sockets.connect(port: relay.port)  // a new client takes the descriptor's place
+        #expect(relay.eventually { clients.indices.filter { !first.contains($0) && Sockets.readable(clients[$0], within: 10) }.count == 1 })
+        usleep(300_000)
+        #expect(clients.indices.filter { !first.contains($0) && Sockets.readable(clients[$0], within: 10) }.count == 1)
+        #expect(relay.engine.activeConnections(service: 0) == 2)
+    }
+
+    @Test func connectionLimitAppliesToWhoami() throws {
+        let relay = try RelayFixture([ServiceConfig(
+            name: "service-0", kind: .whoami, listen: ListenAddress(host: .v4(.loopback), port: 0), maxConnections: 1)])
+        defer { relay.stop() }
+        let request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+        let first = try Sockets.connect(port: relay.port)
+        try Sockets.sendAll(first, request)
+        #expect(Sockets.readable(first, within: 2000))
+        let second = try Sockets.connect(port: relay.port)
+        defer { close(second) }
+        try Sockets.sendAll(second, request)
+        #expect(!Sockets.readable(second, within: 400), "served beyond the limit")
+        close(first)
+        #expect(Sockets.readable(second, within: 3000), "not served after the first left")
     }
 
     @Test func idleConnectionsAreClosedAfterTheIdleTimeout() throws {

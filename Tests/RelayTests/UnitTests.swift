@@ -1,5 +1,5 @@
 import Glibc
-@testable import Relay
+@_spi(Fuzzing) @testable import Relay
 import ProxyProtocol
 import Testing
 import RingwayTestSupport

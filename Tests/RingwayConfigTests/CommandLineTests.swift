@@ -84,11 +84,16 @@ struct CommandLineTests {
         (["tcp://:8080/x:1"], ["forward://a:1", "forward://b:1"], "-F \"forward://b:1\": 2 -F nodes given"),
         (
             ["tcp://:8080/a:1", "tcp://:8080/b:1"], [],
-            "service-0 (:8080) and service-1 (:8080) listen on the same port"
+            "-L \"tcp://:8080/b:1\": listens on the same port as -L \"tcp://:8080/a:1\" (:8080)"
         ),
-        (["tcp://:8080/a:1", "tcp://127.0.0.1:8080/b:1"], [], "listen on the same port"),
-        (["tcp://0.0.0.0:8080/a:1", "tcp://127.0.0.1:8080/b:1"], [], "listen on the same port"),
-        (["tcp://:8000-8002/a:1", "tcp://:8002/b:1"], [], "service-2 (:8002) and service-3 (:8002)"),
+        (["tcp://:8080/a:1", "tcp://127.0.0.1:8080/b:1"], [], "listens on the same port"),
+        (["tcp://0.0.0.0:8080/a:1", "tcp://127.0.0.1:8080/b:1"], [], "listens on the same port"),
+        (
+            ["tcp://:8000-8002/a:1", "tcp://:8002/b:1"], [],
+            "-L \"tcp://:8002/b:1\": listens on the same port as -L \"tcp://:8000-8002/a:1\" (:8002)"
+        ),
+        (["whoami://:8080"], ["forward://h:1"], "-F \"forward://h:1\": no tcp:// service uses it"),
+        (["tcp://[::ffff:10.0.0.1]:8080/a:1"], [], "expected 10.0.0.1, the IPv4 form of that address"),
         ([], [], "no service given; use -L tcp://:PORT/HOST:PORT"),
         (["tcp://:8080/x:80", "udp://:53/1.1.1.1:53"], [], "-L \"udp://:53/1.1.1.1:53\": scheme udp"),
     ])
@@ -114,7 +119,7 @@ struct CommandLineTests {
         let clash = problem { () throws(ConfigurationError) in
             try RingwayConfiguration(serviceURLs: ["tcp://:8080/a:1"], metrics: metrics)
         }
-        #expect(clash?.description.contains("service-0 (:8080) and metrics (:8080) listen on the same port") == true)
+        #expect(clash?.description == "--metrics: listens on the same port as -L \"tcp://:8080/a:1\" (:8080)")
         let noWorkers = problem { () throws(ConfigurationError) in
             try RingwayConfiguration(serviceURLs: ["tcp://:8080/a:1"], workers: 0)
         }
@@ -122,7 +127,7 @@ struct CommandLineTests {
         let negativeDrain = problem { () throws(ConfigurationError) in
             try RingwayConfiguration(serviceURLs: ["tcp://:8080/a:1"], drainTimeout: .seconds(-1))
         }
-        #expect(negativeDrain?.description.contains("drainTimeout=-1s is not valid") == true)
+        #expect(negativeDrain?.description.contains("--drain-timeout: drainTimeout=-1s is not valid") == true)
         let fine = try RingwayConfiguration(
             serviceURLs: ["tcp://:8080/a:1"],
             workers: 2,
@@ -202,7 +207,30 @@ struct ProcessSettingsTests {
         let error = problem { () throws(ConfigurationError) in try LogLevel(parsing: "verbose") }
         #expect(
             error?.description
-                == "log level: level=verbose is not valid; expected trace, debug, info, warn, error or fatal"
+                == "--log-level: level=verbose is not valid; expected trace, debug, info, warn, error or fatal"
         )
     }
+
+    /// GOST sends every connection to the -F node and ignores a tcp:// service's own targets:
+    /// Ringway does the same, and says so.
+    @Test func targetsReplacedByTheNodeAreAWarning() throws {
+        let written = try RingwayConfiguration(serviceURLs: ["tcp://:8080/10.0.0.1:80"], nodeURLs: ["forward://h:1"])
+        #expect(written.services[0].targets.map(\.description) == ["h:1"])
+        #expect(written.warnings == [
+            "-L \"tcp://:8080/10.0.0.1:80\": its targets are ignored: with -F every connection goes to the -F node, "
+                + "as in GOST; write the service without targets (or with GOST's placeholder /:0) to say so",
+        ])
+        for quiet in ["tcp://:8080", "tcp://:8080/:0"] {
+            #expect(try RingwayConfiguration(serviceURLs: [quiet], nodeURLs: ["forward://h:1"]).warnings.isEmpty)
+        }
+        #expect(try RingwayConfiguration(serviceURLs: ["tcp://:8080/10.0.0.1:80"]).warnings.isEmpty)
+    }
+
+    @Test func resolutionErrorsQuoteTheirService() throws {
+        var configuration = try RingwayConfiguration(serviceURLs: ["tcp://:8080/127.0.0.1:80", "tcp://:8081/no-such-host.invalid:80"])
+        let error = problem { () throws(ConfigurationError) in try configuration.resolveTargets() }
+        #expect(error?.description.hasPrefix("-L \"tcp://:8081/no-such-host.invalid:80\": target no-such-host.invalid:80") == true,
+                "\(error?.description ?? "resolved")")
+    }
 }
+

@@ -23,23 +23,33 @@ struct CommandLineTests {
 
     struct BadCommandLine: CustomTestStringConvertible, Sendable {
         let arguments: [String]
+        /// The whole line starts with this: `ringway: `, then the bad part.
+        let begins: String
         let mentions: String
         var testDescription: String { arguments.joined(separator: " ") }
     }
 
     static let badCommandLines = [
-        BadCommandLine(arguments: [], mentions: "no service"),
-        BadCommandLine(arguments: ["-L", "tcp://:99999/127.0.0.1:80"], mentions: "99999"),
-        BadCommandLine(arguments: ["-L", "bogus://:8080/127.0.0.1:80"], mentions: "bogus"),
-        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80?proxyProtocol=3"], mentions: "proxyProtocol"),
-        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80?nosuchkey=1"], mentions: "nosuchkey"),
-        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80?trustedProxies=10.0.0.0/33"], mentions: "10.0.0.0/33"),
-        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80?proxyProtocolTimeout=5x"], mentions: "5x"),
-        BadCommandLine(arguments: ["-L", "tcp://:8080/no-such-host.invalid:80"], mentions: "no-such-host.invalid"),
-        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--workers", "0"], mentions: "workers"),
-        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--frobnicate"], mentions: "frobnicate"),
-        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--log-level", "loud"], mentions: "loud"),
-        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--buffers", "1000"], mentions: "power of two"),
+        BadCommandLine(arguments: [], begins: "ringway: no service given", mentions: "-L"),
+        BadCommandLine(arguments: ["-L", "tcp://:99999/127.0.0.1:80"], begins: "ringway: -L \"tcp://:99999/127.0.0.1:80\": ", mentions: "99999"),
+        BadCommandLine(arguments: ["-L", "bogus://:8080/127.0.0.1:80"], begins: "ringway: -L \"bogus://", mentions: "bogus"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80?proxyProtocol=3"], begins: "ringway: -L \"", mentions: "proxyProtocol"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80?nosuchkey=1"], begins: "ringway: -L \"", mentions: "nosuchkey"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80?trustedProxies=10.0.0.0/33"], begins: "ringway: -L \"", mentions: "10.0.0.0/33"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80?proxyProtocolTimeout=5x"], begins: "ringway: -L \"", mentions: "5x"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/no-such-host.invalid:80"], begins: "ringway: -L \"tcp://:8080/no-such-host.invalid:80\": ", mentions: "does not resolve"),
+        BadCommandLine(
+            arguments: ["-L", "tcp://:8080/127.0.0.1:80", "-L", "tcp://:8080/127.0.0.1:81"],
+            begins: "ringway: -L \"tcp://:8080/127.0.0.1:81\": ", mentions: "listens on the same port as -L \"tcp://:8080/127.0.0.1:80\""),
+        BadCommandLine(arguments: ["-L", "whoami://:8080", "-F", "forward://127.0.0.1:1"], begins: "ringway: -F \"forward://127.0.0.1:1\": ", mentions: "no tcp:// service"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--workers", "0"], begins: "ringway: --workers: ", mentions: "workers"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--workers"], begins: "ringway: --workers: missing value", mentions: "<workers>"),
+        BadCommandLine(arguments: ["-L"], begins: "ringway: -L: missing value", mentions: "<url>"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--frobnicate"], begins: "ringway: --frobnicate: unknown option", mentions: "--help"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--log-level", "loud"], begins: "ringway: --log-level: ", mentions: "loud"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--drain-timeout", "-1s"], begins: "ringway: --drain-timeout: ", mentions: "0s or more"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--drain-timeout", "soon"], begins: "ringway: --drain-timeout \"soon\": ", mentions: "duration"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--buffers", "1000"], begins: "ringway: --buffers 1000: ", mentions: "power of two"),
     ]
 
     @Test(arguments: badCommandLines)
@@ -48,8 +58,16 @@ struct CommandLineTests {
         #expect(status == 2)
         let lines = stderr.split(separator: "\n")
         #expect(lines.count == 1, "expected one line, got: \(stderr)")
+        #expect(stderr.hasPrefix(bad.begins), "\(stderr)")
         #expect(stderr.contains(bad.mentions), "\(stderr)")
         #expect(!stderr.contains("Fatal error") && !stderr.contains("Stack"))
+    }
+
+    /// Like the keys, --drain-timeout takes a bare number of seconds.
+    @Test func drainTimeoutTakesBareSeconds() throws {
+        let port = try freePort()
+        let ringway = try RingwayProcess(["--drain-timeout", "5", "-L", "whoami://127.0.0.1:\(port)"])
+        #expect(ringway.waitUntilListening(services: 1), "\(ringway.lines)")
     }
 
     @Test func anAddressInUseIsOneClearLine() throws {
@@ -57,7 +75,7 @@ struct CommandLineTests {
         defer { close(listener) }
         // A plain socket (no SO_REUSEPORT) holds the port: ringway's bind must fail cleanly.
         let (status, _, stderr) = try runRingway(["-L", "tcp://127.0.0.1:\(port)/127.0.0.1:9"])
-        #expect(status != 0)
+        #expect(status == 1, "the engine could not start: status 1, not a usage error's 2")
         #expect(stderr.split(separator: "\n").count == 1)
         #expect(stderr.contains("\(port)") && stderr.contains("EADDRINUSE"), "\(stderr)")
     }

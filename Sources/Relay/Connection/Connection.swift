@@ -9,6 +9,9 @@ struct Connection {
         case free
         /// Taken by a new client; its first phase has not started yet.
         case accepted
+        /// Accepted while its service was at maxConnections (another worker's accept raced
+        /// ours): held, untouched, until a place frees up, as if still in the listen backlog.
+        case queued
         /// Waiting for the client's first bytes to decide whether a PROXY header is there.
         case detecting
         /// Upstream connect in flight.
@@ -58,9 +61,11 @@ struct Connection {
     /// HTTP services: length of the PROXY notes text kept in the chunk.
     var notesLength: UInt16 = 0
 
-    /// Index into the worker's endpoint table of the upstream being tried, and how many were.
-    var endpoint: UInt32 = 0
-    var connectAttempts: UInt32 = 0
+    /// The upstream being tried: a target of the service and one of its addresses, and how
+    /// many targets were tried (each once, its addresses in order).
+    var target: UInt32 = 0
+    var targetAddress: UInt32 = 0
+    var targetsTried: UInt32 = 0
     var connectTimedOut = false
 
     /// The socket peer, and the client a trusted PROXY header named (nil: none or LOCAL).
@@ -87,6 +92,12 @@ struct Connection {
     var closeStallLogged = false
     /// errno behind `closeReason` where one applies.
     var closeErrno: Int32 = 0
+
+    /// The connection holds one of its service's places (counted in its active connections).
+    var holdsServicePlace = false
+    /// While queued: neighbours in the worker's queue for its service.
+    var queueNext: Int32 = -1
+    var queuePrevious: Int32 = -1
 
     /// Slab free list.
     var nextFree: Int32 = -1

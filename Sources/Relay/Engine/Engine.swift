@@ -162,6 +162,12 @@ public final class Engine: @unchecked Sendable {
     /// accepted from anyone.
     private func logStartup() {
         var log = EventLog(level: options.logLevel, output: logOutput)
+        for warning in options.startupWarnings {
+            log.write(.warn) { line in
+                line.field("kind", "config")
+                line.field("msg", warning)
+            }
+        }
         for (index, service) in services.enumerated() {
             let listen = ListenAddress(host: service.listen.host ?? .v6(.any), port: boundPorts[index])
             log.write(.info) { line in

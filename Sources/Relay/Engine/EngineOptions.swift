@@ -18,6 +18,8 @@ public struct EngineOptions: Sendable {
     public var drainTimeout: Duration
     /// The most memory all workers together may have in receive buffers (`--buffer-memory`).
     public var bufferMemoryLimit: Int = BufferPlan.defaultMemoryLimit
+    /// Configuration warnings, logged once at start-up.
+    public var startupWarnings: [String] = []
     /// Where JSON log lines go (stderr unless a test or embedder wants them elsewhere).
     public var logDescriptor: Int32 = 2
     /// Looks a target host name up again after connects to it failed (the system resolver

@@ -84,18 +84,15 @@ final class TargetRefresher: @unchecked Sendable {
     /// Changes whenever any name's addresses changed.
     var version: UInt32 { changes.load(ordering: .acquiring) }
 
-    /// Endpoint slots a worker reserves for `service`: room for every name's largest answer.
-    static func capacity(of config: ServiceConfig) -> Int {
-        config.targets.reduce(0) { sum, target in
-            sum + (TargetRefresher.isName(target.host) ? TargetRefresher.addressesPerName : target.resolved.count)
-        }
+    /// Endpoint slots a worker reserves for each of `service`'s targets: room for a name's
+    /// largest answer.
+    static func capacities(of config: ServiceConfig) -> [Int] {
+        config.targets.map { TargetRefresher.isName($0.host) ? TargetRefresher.addressesPerName : $0.resolved.count }
     }
 
-    /// The version and every service's endpoints in target order, read together.
-    func snapshot() -> (version: UInt32, endpoints: [[IPEndpoint]]) {
-        current.withLock { targets in
-            (changes.load(ordering: .relaxed), targets.map { $0.flatMap { $0 } })
-        }
+    /// The version and every service's addresses per target, read together.
+    func snapshot() -> (version: UInt32, endpoints: [[[IPEndpoint]]]) {
+        current.withLock { targets in (changes.load(ordering: .relaxed), targets) }
     }
 
     /// A connect to one of `service`'s upstreams failed: look its names up again soon.

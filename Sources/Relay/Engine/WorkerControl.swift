@@ -94,4 +94,18 @@ final class SharedServiceState: @unchecked Sendable {
     func activeConnections(_ service: Int) -> Int {
         (active + service).pointee.load(ordering: .relaxed)
     }
+
+    /// Takes one of `service`'s `limit` places if one is free; the only way a limited service's
+    /// count goes up, so workers together never serve more than `limit`.
+    func tryAcquire(_ service: UInt16, limit: Int) -> Bool {
+        let counter = active + Int(service)
+        var current = counter.pointee.load(ordering: .relaxed)
+        while current < limit {
+            let (exchanged, original) = counter.pointee.compareExchange(
+                expected: current, desired: current + 1, ordering: .relaxed)
+            if exchanged { return true }
+            current = original
+        }
+        return false
+    }
 }

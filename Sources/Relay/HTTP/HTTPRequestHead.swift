@@ -1,27 +1,31 @@
 /// The parts of an HTTP/1.x request head the built-in services need.
-struct HTTPRequestHead: Equatable {
-    var method: String
-    var path: String
-    var version: String
+///
+/// `@_spi(Fuzzing) public` only so that the fuzz target in `Fuzz/` can reach `parse`; not API.
+@_spi(Fuzzing) public struct HTTPRequestHead: Equatable {
+    @_spi(Fuzzing) public var method: String
+    @_spi(Fuzzing) public var path: String
+    @_spi(Fuzzing) public var version: String
     /// Bytes up to and including the blank line.
-    var headLength: Int
+    @_spi(Fuzzing) public var headLength: Int
     /// Content-Length (0 when absent).
-    var bodyLength: Int
-    var keepAlive: Bool
+    @_spi(Fuzzing) public var bodyLength: Int
+    @_spi(Fuzzing) public var keepAlive: Bool
 
-    enum ParseResult: Equatable {
+    @_spi(Fuzzing) public enum ParseResult: Equatable {
         case incomplete
         case complete(HTTPRequestHead)
         case invalid(String)
     }
 
     /// Looks for a complete head at the start of `bytes`.
-    static func parse(_ bytes: UnsafeRawBufferPointer) -> ParseResult {
+    @_spi(Fuzzing) public static func parse(_ bytes: UnsafeRawBufferPointer) -> ParseResult {
         guard let end = headEnd(bytes) else { return .incomplete }
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<end]), as: UTF8.self)
         var lines = text.split(separator: "\r\n", omittingEmptySubsequences: false)
         guard !lines.isEmpty else { return .invalid("empty request") }
-        let requestLine = lines.removeFirst().split(separator: " ", omittingEmptySubsequences: false)
+        // Split at space bytes: a combining mark after a space joins it into one Character.
+        let requestLine = lines.removeFirst().utf8.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
+            .map { Substring($0) }
         guard requestLine.count == 3, !requestLine[0].isEmpty, !requestLine[1].isEmpty,
               requestLine[2] == "HTTP/1.1" || requestLine[2] == "HTTP/1.0"
         else { return .invalid("malformed request line") }

@@ -79,7 +79,7 @@ enum Counter: Int, CaseIterable {
         case .acceptErrors: return "accept() failures (EMFILE, ENFILE, ENOMEM, ...)."
         case .acceptPauses: return "Times accepting paused (file limit, maxConnections)."
         case .bufferWaits: return "Receives that found the buffer pool empty and waited for buffers."
-        case .bufferPoolExhausted: return "Times every main receive buffer was held (slow readers) and receives moved to 16 KiB reserve buffers."
+        case .bufferPoolExhausted: return "Times every main receive buffer was held (slow readers) and receives moved to the reserve pool (16 KiB buffers, or --buffer-size if smaller)."
         case .httpRequests: return "Requests answered by built-in HTTP services (whoami, metrics)."
         case .closeStalls: return "Times a closing connection still had requests in flight after 2 s; they were cancelled again and its sockets shut down."
         case .buffersInUse: return "Provided receive buffers held by connections (queued or being sent)."

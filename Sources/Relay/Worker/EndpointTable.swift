@@ -2,37 +2,58 @@ import CLiburing
 import Glibc
 import ProxyProtocol
 
-/// Every upstream endpoint of every service, in kernel form, at stable addresses: the kernel
-/// copies a connect's address when it takes the request, so a slot may be rewritten (after a
-/// re-resolution) once nothing prepared is waiting to be submitted. Also the per-service connect
-/// timeouts the linked timeout requests read.
+/// Every upstream address of every service, grouped by target, in kernel form, at stable
+/// addresses: the kernel copies a connect's address when it takes the request, so a slot may be
+/// rewritten (after a re-resolution) once nothing prepared is waiting to be submitted. Also the
+/// per-service connect timeouts the linked timeout requests read.
 ///
-/// Each service owns a fixed run of slots sized for its largest possible answer; `count(service:)`
-/// says how many of them hold endpoints now.
+/// Each target owns a fixed run of slots sized for its largest possible answer; `addressCount`
+/// says how many of them hold addresses now. Connections go round robin over a service's targets
+/// and try a target's addresses in order (127.0.0.1 before ::1 for an empty host, as written).
 struct EndpointTable: ~Copyable {
-    private(set) var endpoints: [IPEndpoint]
-    private let first: [Int]
-    private let capacities: [Int]
-    private var counts: [Int]
+    struct TargetSlots {
+        /// First slot of the target's run, and the run's length.
+        var first: Int32
+        var capacity: Int32
+        /// Addresses the target has now (at most `capacity`).
+        var count: Int32
+    }
+
+    /// Service i's targets are `targets[serviceTargets[i] ..< serviceTargets[i + 1]]`.
+    private let serviceTargets: UnsafeMutablePointer<Int32>
+    private let targets: UnsafeMutablePointer<TargetSlots>
+    private let endpoints: UnsafeMutablePointer<IPEndpoint>
     private let addresses: UnsafeMutablePointer<sockaddr_storage>
     private let lengths: UnsafeMutablePointer<socklen_t>
     private let timeouts: UnsafeMutablePointer<__kernel_timespec>
+    private let serviceCount: Int
+    private let targetTotal: Int
+    private let slotTotal: Int
 
-    /// `services[i]`: service i's endpoints now; `capacities[i]`: the most it may ever have.
-    init(services: [[IPEndpoint]], capacities: [Int], connectTimeouts: [Duration]) {
-        var first: [Int] = []
-        var total = 0
-        for capacity in capacities {
-            first.append(total)
-            total += capacity
+    /// `services[i][t]`: target t of service i, its addresses now; `capacities[i][t]`: the most it
+    /// may ever have.
+    init(services: [[[IPEndpoint]]], capacities: [[Int]], connectTimeouts: [Duration]) {
+        serviceCount = capacities.count
+        serviceTargets = .allocate(capacity: serviceCount + 1)
+        targetTotal = capacities.reduce(0) { $0 + $1.count }
+        targets = .allocate(capacity: max(targetTotal, 1))
+        var slot: Int32 = 0
+        var target = 0
+        for (service, list) in capacities.enumerated() {
+            serviceTargets[service] = Int32(target)
+            for capacity in list {
+                targets[target] = TargetSlots(first: slot, capacity: Int32(capacity), count: 0)
+                slot += Int32(capacity)
+                target += 1
+            }
         }
-        self.first = first
-        self.capacities = capacities
-        counts = Array(repeating: 0, count: capacities.count)
-        endpoints = Array(repeating: IPEndpoint(address: .v4(.any), port: 0), count: total)
-        addresses = .allocate(capacity: max(total, 1))
-        lengths = .allocate(capacity: max(total, 1))
-        lengths.initialize(repeating: 0, count: max(total, 1))
+        serviceTargets[serviceCount] = Int32(target)
+        slotTotal = Int(slot)
+        endpoints = .allocate(capacity: max(slotTotal, 1))
+        endpoints.initialize(repeating: IPEndpoint(address: .v4(.any), port: 0), count: max(slotTotal, 1))
+        addresses = .allocate(capacity: max(slotTotal, 1))
+        lengths = .allocate(capacity: max(slotTotal, 1))
+        lengths.initialize(repeating: 0, count: max(slotTotal, 1))
         timeouts = .allocate(capacity: max(connectTimeouts.count, 1))
         for (index, timeout) in connectTimeouts.enumerated() {
             let milliseconds = Int64(timeout.milliseconds)
@@ -42,18 +63,27 @@ struct EndpointTable: ~Copyable {
     }
 
     deinit {
+        serviceTargets.deallocate()
+        targets.deallocate()
+        endpoints.deinitialize(count: max(slotTotal, 1))
+        endpoints.deallocate()
         addresses.deallocate()
         lengths.deallocate()
         timeouts.deallocate()
     }
 
-    /// Endpoints `service` has now.
-    func count(service: Int) -> Int { counts[service] }
+    /// How many targets `service` has.
+    func targetCount(service: Int) -> Int { Int(serviceTargets[service + 1] - serviceTargets[service]) }
 
-    func endpoint(service: Int, _ index: Int) -> IPEndpoint { endpoints[first[service] + index] }
+    /// How many addresses target `target` of `service` has now.
+    func addressCount(service: Int, target: Int) -> Int { Int(slots(service, target).count) }
 
-    func address(service: Int, _ index: Int) -> (UnsafePointer<sockaddr>, socklen_t) {
-        let slot = first[service] + index
+    func endpoint(service: Int, target: Int, address: Int) -> IPEndpoint {
+        endpoints[Int(slots(service, target).first) + address]
+    }
+
+    func address(service: Int, target: Int, address: Int) -> (UnsafePointer<sockaddr>, socklen_t) {
+        let slot = Int(slots(service, target).first) + address
         return (UnsafeRawPointer(addresses + slot).assumingMemoryBound(to: sockaddr.self), lengths[slot])
     }
 
@@ -61,14 +91,21 @@ struct EndpointTable: ~Copyable {
         timeouts + service
     }
 
-    /// Only while no prepared connect is waiting to be submitted.
-    mutating func replace(service: Int, with list: [IPEndpoint]) {
-        let kept = list.prefix(capacities[service])
-        for (offset, endpoint) in kept.enumerated() {
-            let slot = first[service] + offset
-            endpoints[slot] = endpoint
-            lengths[slot] = endpoint.write(to: addresses + slot)
+    /// Only while no prepared connect is waiting to be submitted. `list[t]`: target t's addresses.
+    mutating func replace(service: Int, with list: [[IPEndpoint]]) {
+        for (offset, addresses) in list.enumerated() where offset < targetCount(service: service) {
+            let target = targets + Int(serviceTargets[service]) + offset
+            let kept = addresses.prefix(Int(target.pointee.capacity))
+            for (index, endpoint) in kept.enumerated() {
+                let slot = Int(target.pointee.first) + index
+                endpoints[slot] = endpoint
+                lengths[slot] = endpoint.write(to: self.addresses + slot)
+            }
+            target.pointee.count = Int32(kept.count)
         }
-        counts[service] = kept.count
+    }
+
+    private func slots(_ service: Int, _ target: Int) -> TargetSlots {
+        targets[Int(serviceTargets[service]) + target]
     }
 }

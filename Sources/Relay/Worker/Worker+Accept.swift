@@ -78,8 +78,12 @@ extension Worker {
             userData: UserData.pack(.cancel, slot: -1, generation: 0))
     }
 
-    /// Re-arms listeners whose retry time has come or whose service dropped below its limit.
+    /// Starts queued connections for which places have freed up, then re-arms listeners whose
+    /// retry time has come or whose service is below its limit with nobody queued.
     mutating func resumePausedListeners() {
+        for service in services.indices where services[service].config.maxConnections != nil {
+            startQueuedConnections(service: UInt16(service))
+        }
         guard !draining else { return }
         for index in listeners.indices {
             let state = listeners[index]
@@ -87,7 +91,7 @@ extension Worker {
                 listeners[index].retryAt = 0
             }
             if state.atLimit, let limit = services[Int(state.service)].config.maxConnections,
-               shared.activeConnections(Int(state.service)) < limit
+               shared.activeConnections(Int(state.service)) < limit, limitQueues[Int(state.service)].count == 0
             {
                 listeners[index].atLimit = false
             }
@@ -96,29 +100,37 @@ extension Worker {
         }
     }
 
-    /// Stops accepting when `service` reached its connection limit (process-wide).
-    mutating func pauseIfAtLimit(service: UInt16, active: Int) {
-        guard let limit = services[Int(service)].config.maxConnections, active >= limit else { return }
+    /// Stops this worker accepting for `service`, which reached its connection limit
+    /// (process-wide); logged once per episode.
+    mutating func pauseAtLimit(service: UInt16) {
+        var paused = false
         for index in listeners.indices where listeners[index].service == service && !listeners[index].atLimit {
             listeners[index].atLimit = true
+            paused = true
             counters.add(.acceptPauses, service: service)
             if listeners[index].armed { cancelAccept(index) }
         }
+        guard paused, let limit = services[Int(service)].config.maxConnections else { return }
+        let (name, worker) = (services[Int(service)].config.name, UInt64(control.index))
+        log.write(.info) { line in
+            line.field("kind", "service")
+            line.field("service", name)
+            line.field("worker", worker)
+            line.field("msg", "maxConnections=\(limit) reached: accepting paused until a connection closes")
+        }
     }
 
-    /// A new client connection: take a slot and start its first phase.
+    /// A new client connection: take a slot, and a place of its service, then start its first
+    /// phase. Without a free place (another worker's connection took the last one between our
+    /// accept and now) it waits queued, untouched, and the listeners pause.
     mutating func openConnection(socket: Int32, service serviceIndex: UInt16) {
         counters.add(.connectionsAccepted, service: serviceIndex)
-        let active = shared.adjustActive(serviceIndex, by: 1)
-        pauseIfAtLimit(service: serviceIndex, active: active)
         guard let index = slab.allocate() else {
             // Only reachable when the descriptor limit was raised after start-up.
-            shared.adjustActive(serviceIndex, by: -1)
             Glibc.close(socket)
             counters.addClose(.noScratchMemory, service: serviceIndex)
             return
         }
-        let service = services[Int(serviceIndex)]
         let connection = slab[index]
         // From here on the slot owns the socket: every failure below must go through close().
         connection.pointee.state = .accepted
@@ -139,7 +151,38 @@ extension Worker {
         // Small writes (a PROXY header, an HTTP response) must not wait for Nagle.
         setSocketOption(socket, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
         logAccepted(index)
+        guard let limit = services[Int(serviceIndex)].config.maxConnections else {
+            shared.adjustActive(serviceIndex, by: 1)
+            connection.pointee.holdsServicePlace = true
+            startConnection(index)
+            return
+        }
+        guard limitQueues[Int(serviceIndex)].count == 0, shared.tryAcquire(serviceIndex, limit: limit) else {
+            connection.pointee.state = .queued
+            limitQueues[Int(serviceIndex)].append(index, in: slab.slots)
+            pauseAtLimit(service: serviceIndex)
+            return
+        }
+        connection.pointee.holdsServicePlace = true
+        if shared.activeConnections(Int(serviceIndex)) >= limit { pauseAtLimit(service: serviceIndex) }
+        startConnection(index)
+    }
 
+    /// Queued connections of `service`, oldest first, as long as places are free.
+    private mutating func startQueuedConnections(service: UInt16) {
+        guard let limit = services[Int(service)].config.maxConnections else { return }
+        while let index = limitQueues[Int(service)].first, shared.tryAcquire(service, limit: limit) {
+            limitQueues[Int(service)].remove(index, in: slab.slots)
+            slab[index].pointee.holdsServicePlace = true
+            slab[index].pointee.state = .accepted
+            startConnection(index)
+        }
+    }
+
+    /// The connection's first phase: the header peek, the upstream connect, or an answer.
+    private mutating func startConnection(_ index: Int32) {
+        let connection = slab[index]
+        let service = services[Int(connection.pointee.service)]
         if service.needsScratch {
             guard let chunk = scratch.allocate() else {
                 close(index, reason: .noScratchMemory)

@@ -13,6 +13,9 @@ extension Worker {
         let connection = slab[index]
         guard connection.pointee.state != .closing, connection.pointee.state != .free else { return }
         timers.cancel(index, in: slab.slots)
+        if connection.pointee.state == .queued {
+            limitQueues[Int(connection.pointee.service)].remove(index, in: slab.slots)
+        }
         for side in [Side.inbound, Side.outbound] where direction(connection, side).pointee.waitingForBuffers {
             direction(connection, side).pointee.waitingForBuffers = false
             bufferWaiters.remove(BufferWaitQueue.key(index, side), in: slab.slots)
@@ -121,7 +124,7 @@ extension Worker {
         let service = connection.pointee.service
         counters.add(.connectionsClosed, service: service)
         counters.addClose(connection.pointee.closeReason, service: service)
-        shared.adjustActive(service, by: -1)
+        if connection.pointee.holdsServicePlace { shared.adjustActive(service, by: -1) }
         // On the ring: the closes leave with the next submit, batched with everything else.
         let closeUserData = UserData.pack(.closeDescriptor, slot: -1, generation: 0)
         forEachDescriptor(connection) { descriptor in ring.prepareClose(fileDescriptor: descriptor, userData: closeUserData) }
@@ -159,7 +162,7 @@ extension Worker {
             }
         case .closing:
             closeStalled(index)
-        case .accepted, .connecting, .free:
+        case .accepted, .queued, .connecting, .free:
             break
         }
     }

@@ -4,24 +4,35 @@ import ProxyProtocol
 import Uring
 
 extension Worker {
-    /// Opens a socket to the next upstream endpoint and connects it on the ring, bounded by the
-    /// service's connect timeout. The first attempt starts at a rotating endpoint so load spreads
-    /// over a service's targets; failures move on to the next one until each was tried once.
-    mutating func startConnect(_ index: Int32, firstAttempt: Bool) {
+    /// Opens a socket to the next upstream address and connects it on the ring, bounded by the
+    /// service's connect timeout. Connections start at the next target in turn (round robin per
+    /// worker); a failure tries the target's next address, then the next target, until every
+    /// target was tried once. `lastError` is the failure that led here, for the final close.
+    mutating func startConnect(_ index: Int32, firstAttempt: Bool, lastError: Int32 = 0) {
         let connection = slab[index]
-        let service = services[Int(connection.pointee.service)]
-        let serviceIndex = Int(service.index)
-        let endpointCount = endpoints.count(service: serviceIndex)
-        guard endpointCount > 0 else {
-            close(index, reason: .upstreamUnavailable)
+        let serviceIndex = Int(connection.pointee.service)
+        let targetCount = endpoints.targetCount(service: serviceIndex)
+        if firstAttempt {
+            connection.pointee.target = roundRobin[serviceIndex] % UInt32(max(targetCount, 1))
+            roundRobin[serviceIndex] &+= 1
+            connection.pointee.targetAddress = 0
+            connection.pointee.targetsTried = 0
+        }
+        // Past a target's last address (or one that has none now): the next target.
+        while Int(connection.pointee.targetsTried) < targetCount,
+            Int(connection.pointee.targetAddress)
+                >= endpoints.addressCount(service: serviceIndex, target: Int(connection.pointee.target))
+        {
+            connection.pointee.target = (connection.pointee.target + 1) % UInt32(targetCount)
+            connection.pointee.targetAddress = 0
+            connection.pointee.targetsTried += 1
+        }
+        guard Int(connection.pointee.targetsTried) < targetCount else {
+            close(index, reason: .upstreamUnavailable, errno: lastError)
             return
         }
-        if firstAttempt {
-            connection.pointee.endpoint = UInt32(nextConnectionNumber % UInt64(endpointCount))
-        }
-        connection.pointee.connectAttempts += 1
-        let endpointIndex = Int(connection.pointee.endpoint) % endpointCount
-        let endpoint = endpoints.endpoint(service: serviceIndex, endpointIndex)
+        let (target, address) = (Int(connection.pointee.target), Int(connection.pointee.targetAddress))
+        let endpoint = endpoints.endpoint(service: serviceIndex, target: target, address: address)
         let socket = Glibc.socket(endpoint.family, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
         guard socket >= 0 else {
             let error = Errno.current
@@ -33,10 +44,10 @@ extension Worker {
         setSocketOption(socket, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
         connection.pointee.upstreamSocket = socket
         connection.pointee.state = .connecting
-        let (address, length) = endpoints.address(service: serviceIndex, endpointIndex)
+        let (sockaddr, length) = endpoints.address(service: serviceIndex, target: target, address: address)
         ring.prepareConnect(
-            socket: socket, address: address, addressLength: length, userData: userData(.connect, index),
-            timeout: endpoints.connectTimeout(service: Int(service.index)),
+            socket: socket, address: sockaddr, addressLength: length, userData: userData(.connect, index),
+            timeout: endpoints.connectTimeout(service: serviceIndex),
             timeoutUserData: userData(.connectTimeout, index))
         connection.pointee.inflight += 2
     }
@@ -49,9 +60,9 @@ extension Worker {
         let connection = slab[index]
         let service = services[Int(connection.pointee.service)]
         let serviceIndex = Int(service.index)
-        // The table may have been refreshed since this connect started; stay in range.
-        let endpointCount = max(endpoints.count(service: serviceIndex), 1)
-        let endpoint = endpoints.endpoint(service: serviceIndex, Int(connection.pointee.endpoint) % endpointCount)
+        // The slot is within the target's run even if a refresh has rewritten it since.
+        let endpoint = endpoints.endpoint(
+            service: serviceIndex, target: Int(connection.pointee.target), address: Int(connection.pointee.targetAddress))
         guard completion.result == 0 else {
             let error = Errno(rawValue: -completion.result)
             // Outside closing, only the linked timeout cancels a connect.
@@ -62,12 +73,8 @@ extension Worker {
             Glibc.close(connection.pointee.upstreamSocket)
             connection.pointee.upstreamSocket = -1
             refresher.requestRefresh(service: serviceIndex)
-            if Int(connection.pointee.connectAttempts) < endpoints.count(service: serviceIndex) {
-                connection.pointee.endpoint = UInt32((Int(connection.pointee.endpoint) + 1) % endpointCount)
-                startConnect(index, firstAttempt: false)
-            } else {
-                close(index, reason: .upstreamUnavailable, errno: timedOut ? ETIMEDOUT : error.rawValue)
-            }
+            connection.pointee.targetAddress += 1
+            startConnect(index, firstAttempt: false, lastError: timedOut ? ETIMEDOUT : error.rawValue)
             return
         }
         connection.pointee.state = .relaying

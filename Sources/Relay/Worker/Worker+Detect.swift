@@ -35,7 +35,7 @@ extension Worker {
         case .detecting: detectionReceived(index, completion)
         case .serving: requestReceived(index, completion)
         case .connecting, .relaying: earlyBytesReceived(index, completion)
-        case .free, .accepted, .closing: break
+        case .free, .accepted, .queued, .closing: break
         }
     }
 

@@ -47,6 +47,8 @@ extension Worker {
         let reason = connection.pointee.closeReason
         let level: LogLevel
         switch reason {
+        // A scrape every few seconds would fill the log: the metrics endpoint's ends are debug.
+        case .finished where services[Int(connection.pointee.service)].config.kind == .metrics: level = .debug
         case .finished, .idleTimeout, .draining, .peerUnknown: level = .info
         default: level = .warn
         }

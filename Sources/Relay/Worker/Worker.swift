@@ -45,6 +45,10 @@ struct Worker: ~Copyable {
     /// Re-resolves target names after failed connects; `endpointVersion` is what `endpoints` holds.
     let refresher: TargetRefresher
     var endpointVersion: UInt32
+    /// Per service: the target the next connection starts at.
+    let roundRobin: UnsafeMutableBufferPointer<UInt32>
+    /// Per service with maxConnections: accepted connections waiting for a place.
+    var limitQueues: [ConnectionQueue]
     let listeners: UnsafeMutableBufferPointer<ListenerState>
     let completionSlots: UnsafeMutableBufferPointer<UnsafeMutablePointer<io_uring_cqe>?>
     let wakeBuffer: UnsafeMutablePointer<UInt64>
@@ -118,8 +122,11 @@ struct Worker: ~Copyable {
         let (version, current) = setup.refresher.snapshot()
         endpointVersion = version
         endpoints = EndpointTable(
-            services: current, capacities: setup.services.map(TargetRefresher.capacity(of:)),
+            services: current, capacities: setup.services.map(TargetRefresher.capacities(of:)),
             connectTimeouts: setup.services.map(\.connectTimeout))
+        roundRobin = .allocate(capacity: max(setup.services.count, 1))
+        roundRobin.initialize(repeating: 0)
+        limitQueues = Array(repeating: ConnectionQueue(), count: setup.services.count)
 
         // Each connection needs two descriptors (six in splice mode); a worker may end up with
         // all of them, so size the slab by the process's descriptor limit.
@@ -157,6 +164,7 @@ struct Worker: ~Copyable {
         listeners.deallocate()
         completionSlots.deallocate()
         wakeBuffer.deallocate()
+        roundRobin.deallocate()
         if zeroDevice >= 0 { Glibc.close(zeroDevice) }
     }
 
