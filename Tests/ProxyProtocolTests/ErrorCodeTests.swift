@@ -39,10 +39,13 @@ struct ErrorCodeTests {
     @Test("every code has an error, and every error a readable description")
     func coverage() {
         #expect(Set(Self.oneErrorPerCode.map(\.code)) == Set(ProxyProtocolErrorCode.allCases))
-        for error in Self.oneErrorPerCode + [.v2SSLSubTLVOverrun(offset: 5), .v2NotSSL(type: 2)] {
+        let errors = Self.oneErrorPerCode + [.v2SSLSubTLVOverrun(offset: 5), .v2NotSSL(type: 2)]
+        for error in errors {
             #expect(error.description.count > 20, "\(error.code)")
             #expect(!error.description.hasSuffix("."), "\(error.code)")
         }
+        // Each says what went wrong in its own words: no two share a description.
+        #expect(Set(errors.map(\.description)).count == errors.count)
         #expect(ProxyProtocolError.v2BadFamily(0x03).description.contains("0x03"))
         #expect(
             ProxyProtocolError.v2CRC32CMismatch(received: 1, computed: 0xDEAD_BEEF).description.contains("0xdeadbeef"))

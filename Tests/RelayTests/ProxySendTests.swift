@@ -56,12 +56,16 @@ struct ProxySendTests {
         let bytes = try ProxyHeaderEncoder.encode(incoming, appendingCRC32C: true)
         _ = try exchange(relay, bytes + ascii("tail"))
         let note = try #require(upstream.waitForNote { $0.contains("payload=tail") })
-        // AUTHORITY passed through, then our UNIQUE_ID (16 bytes), then our CRC32C; the codec
-        // verified the checksum while parsing, or it would have said invalid.
+        // AUTHORITY passed through with its value, then our UNIQUE_ID (16 bytes), then our
+        // CRC32C, checked by the test's own bit-by-bit CRC.
         #expect(note.contains("source=198.51.100.5:5000"), "\(note)")
         #expect(note.contains("tlvs=2:15,5:16,3:4"), "\(note)")
-        // The same id appears as `sid` in the relay's log line.
-        #expect(relay.logs.waitForLine(containing: ["\"sid\":\"", "<->"]) != nil)
+        #expect(note.contains("authority=api.example.com "), "\(note)")
+        #expect(note.contains(" crc=ok "), "\(note)")
+        // The same id is the connection's `sid` in the relay's log lines.
+        let unique = try #require(note.split(separator: " ").first { $0.hasPrefix("unique=") }?.dropFirst(7))
+        #expect(unique.count == 32)
+        #expect(relay.logs.waitForLine(containing: ["\"sid\":\"\(unique)\"", "<->"]) != nil, "\(relay.logs.lines)")
     }
 
     @Test func whoamiAnswersWithTheClientItSees() throws {

@@ -31,12 +31,26 @@ struct ReResolutionTests {
         return config
     }
 
-    /// Relays one exchange, or returns nil when the relay closed the client instead.
-    func echoThrough(_ port: UInt16) -> [UInt8]? {
-        guard let client = try? Sockets.connect(port: port, timeoutSeconds: 3) else { return nil }
+    enum Exchange: Equatable {
+        case echoed([UInt8])
+        /// The relay accepted the client and closed it without an answer (no upstream reached).
+        case closedByRelay
+    }
+
+    /// One exchange through the relay. A relay that does not accept, or neither answers nor
+    /// closes, is an error (so "the stale address refuses" cannot pass on a dead relay).
+    func echoThrough(_ port: UInt16) throws -> Exchange {
+        let client = try Sockets.connect(port: port, timeoutSeconds: 3)
         defer { close(client) }
-        guard (try? Sockets.sendAll(client, "ping")) != nil else { return nil }
-        return try? Sockets.receive(client, exactly: 4)
+        try Sockets.sendAll(client, "ping")
+        shutdown(client, Int32(SHUT_WR))
+        do {
+            let answer = try Sockets.receiveAll(client)
+            return answer.isEmpty ? .closedByRelay : .echoed(answer)
+        } catch let error as SocketError where error.code == ECONNRESET {
+            // Closed with our "ping" unread: the kernel resets instead of a FIN.
+            return .closedByRelay
+        }
     }
 
     @Test func aNameIsLookedUpAgainAfterItsAddressStopsAnswering() throws {
@@ -50,9 +64,12 @@ struct ReResolutionTests {
             [service(host: "upstream.test", resolved: stale, port: echo.port)], resolveHost: resolver.function)
         defer { relay.stop() }
 
-        #expect(echoThrough(relay.port) == nil, "the stale address should refuse")
-        let relayed = waitFor(seconds: 5, interval: 50_000) { echoThrough(relay.port) }
-        #expect(relayed == Array("ping".utf8))
+        #expect(try echoThrough(relay.port) == .closedByRelay, "the stale address should refuse")
+        let relayed = try waitFor(seconds: 5, interval: 50_000) { () throws -> Exchange? in
+            let exchange = try echoThrough(relay.port)
+            return exchange == .closedByRelay ? nil : exchange
+        }
+        #expect(relayed == .echoed(Array("ping".utf8)))
         #expect(resolver.lookups.withLock { $0 }.first == "upstream.test")
         #expect(relay.logs.waitForLine(containing: ["re-resolved", "now 127.0.0.1:\(echo.port)"]) != nil)
     }
@@ -71,7 +88,7 @@ struct ReResolutionTests {
         })
         defer { relay.stop() }
         for _ in 0..<4 {
-            #expect(echoThrough(relay.port) == Array("ping".utf8))
+            #expect(try echoThrough(relay.port) == .echoed(Array("ping".utf8)))
         }
         #expect(relay.logs.waitForLine(containing: ["re-resolving upstream.test failed", "keeping the known addresses"]) != nil)
         #expect(lookups.load(ordering: .relaxed) >= 1)
@@ -82,7 +99,7 @@ struct ReResolutionTests {
         let closed = try closedPort()
         let relay = try RelayFixture([forwardService(to: closed)], resolveHost: resolver.function)
         defer { relay.stop() }
-        #expect(echoThrough(relay.port) == nil)
+        #expect(try echoThrough(relay.port) == .closedByRelay)
         #expect(relay.logs.waitForLine(containing: ["connect to 127.0.0.1:\(closed)"]) != nil)
         usleep(200_000)
         #expect(resolver.lookups.withLock { $0 }.isEmpty)

@@ -10,6 +10,12 @@ struct InteropTests {
     static let haproxyMissing = Peer.haproxy == nil
     static let nginxMissing = Peer.nginx == nil || Peer.curl == nil
 
+    /// Where the peers must be there (scripts/test, CI), the tests below must not skip.
+    @Test func peersArePresentWhereRequired() {
+        guard Peer.required else { return }
+        #expect(Peer.missing.isEmpty, "RINGWAY_REQUIRE_PEERS=1 but missing: \(Peer.missing.joined(separator: ", "))")
+    }
+
     /// haproxy send-proxy(-v2) -> ringway (receives, re-sends v2) -> ringway whoami.
     @Test(.disabled(if: haproxyMissing, "haproxy is not installed (scripts/setup --peers installs it)"),
           arguments: ["send-proxy", "send-proxy-v2"])
