@@ -3,9 +3,13 @@ import Relay
 import RingwayTestSupport
 import Testing
 
+/// Each in copy mode and in splice mode.
 @Suite("Half-close and resets")
 struct HalfCloseAndResetTests {
-    @Test func clientHalfCloseReachesUpstreamWhichCanStillAnswer() throws {
+    static let modes = [false, true]
+
+    @Test(arguments: modes)
+    func clientHalfCloseReachesUpstreamWhichCanStillAnswer(splice: Bool) throws {
         let upstream = try ScriptedUpstream { fd, upstream in
             let request = (try? Sockets.receiveAll(fd)) ?? []  // until the client's FIN
             upstream.note("got " + String(decoding: request, as: UTF8.self))
@@ -13,7 +17,7 @@ struct HalfCloseAndResetTests {
             close(fd)
         }
         defer { upstream.stop() }
-        let relay = try RelayFixture([forwardService(to: upstream.port)])
+        let relay = try RelayFixture([forwardService(to: upstream.port, splice: splice)])
         defer { relay.stop() }
         let client = try Sockets.connect(port: relay.port)
         defer { close(client) }
@@ -29,8 +33,8 @@ struct HalfCloseAndResetTests {
     /// must go to the next client clean (a receive was once armed on the freed slot, leaving
     /// the next occupant unable to read its upstream).
     /// (Before the fix the next client hung and so did stopping the engine: hence the limit.)
-    @Test(.timeLimit(.minutes(1)))
-    func closingOnTheLastSendLeavesTheSlotCleanForTheNextClient() throws {
+    @Test(.timeLimit(.minutes(1)), arguments: modes)
+    func closingOnTheLastSendLeavesTheSlotCleanForTheNextClient(splice: Bool) throws {
         let response = [UInt8](repeating: 0x61, count: 16 << 20)
         let upstream = try ScriptedUpstream { fd, _ in
             _ = try? Sockets.receiveAll(fd)
@@ -39,7 +43,7 @@ struct HalfCloseAndResetTests {
         }
         defer { upstream.stop() }
         // Four buffers per direction keep receiving (and so see the FIN) while sends are in flight.
-        let relay = try RelayFixture([forwardService(to: upstream.port)], buffersPerDirection: 4)
+        let relay = try RelayFixture([forwardService(to: upstream.port, splice: splice)], buffersPerDirection: 4)
         defer { relay.stop() }
         for round in 0..<8 {
             let client = try Sockets.connect(port: relay.port, timeoutSeconds: 5)
@@ -54,7 +58,8 @@ struct HalfCloseAndResetTests {
         }
     }
 
-    @Test func upstreamHalfCloseReachesClientWhichCanStillSend() throws {
+    @Test(arguments: modes)
+    func upstreamHalfCloseReachesClientWhichCanStillSend(splice: Bool) throws {
         let upstream = try ScriptedUpstream { fd, upstream in
             try? Sockets.sendAll(fd, "greeting")
             shutdown(fd, Int32(SHUT_WR))
@@ -63,7 +68,7 @@ struct HalfCloseAndResetTests {
             close(fd)
         }
         defer { upstream.stop() }
-        let relay = try RelayFixture([forwardService(to: upstream.port)])
+        let relay = try RelayFixture([forwardService(to: upstream.port, splice: splice)])
         defer { relay.stop() }
         let client = try Sockets.connect(port: relay.port)
         defer { close(client) }
@@ -75,7 +80,8 @@ struct HalfCloseAndResetTests {
         #expect(relay.eventually { relay.engine.activeConnections(service: 0) == 0 })
     }
 
-    @Test func clientResetReachesUpstreamAsReset() throws {
+    @Test(arguments: modes)
+    func clientResetReachesUpstreamAsReset(splice: Bool) throws {
         let upstream = try ScriptedUpstream { fd, upstream in
             var results: [String] = []
             while true {
@@ -87,7 +93,7 @@ struct HalfCloseAndResetTests {
             close(fd)
         }
         defer { upstream.stop() }
-        let relay = try RelayFixture([forwardService(to: upstream.port)])
+        let relay = try RelayFixture([forwardService(to: upstream.port, splice: splice)])
         defer { relay.stop() }
         let client = try Sockets.connect(port: relay.port)
         try Sockets.sendAll(client, "some bytes")
@@ -100,13 +106,14 @@ struct HalfCloseAndResetTests {
         })
     }
 
-    @Test func upstreamResetReachesClientAsReset() throws {
+    @Test(arguments: modes)
+    func upstreamResetReachesClientAsReset(splice: Bool) throws {
         let upstream = try ScriptedUpstream { fd, _ in
             _ = Sockets.receiveOnce(fd)
             Sockets.reset(fd)
         }
         defer { upstream.stop() }
-        let relay = try RelayFixture([forwardService(to: upstream.port)])
+        let relay = try RelayFixture([forwardService(to: upstream.port, splice: splice)])
         defer { relay.stop() }
         let client = try Sockets.connect(port: relay.port)
         defer { close(client) }
@@ -120,7 +127,8 @@ struct HalfCloseAndResetTests {
 
     /// The client goes away while the upstream is still streaming: the relay closes the
     /// upstream side too and frees the connection.
-    @Test func clientLeavingMidTransferEndsTheUpstreamSide() throws {
+    @Test(arguments: modes)
+    func clientLeavingMidTransferEndsTheUpstreamSide(splice: Bool) throws {
         let upstream = try ScriptedUpstream { fd, upstream in
             let chunk = [UInt8](repeating: 0x61, count: 65536)
             var total = 0
@@ -136,7 +144,7 @@ struct HalfCloseAndResetTests {
             close(fd)
         }
         defer { upstream.stop() }
-        let relay = try RelayFixture([forwardService(to: upstream.port)])
+        let relay = try RelayFixture([forwardService(to: upstream.port, splice: splice)])
         defer { relay.stop() }
         let client = try Sockets.connect(port: relay.port)
         _ = try Sockets.receive(client, exactly: 1 << 20)

@@ -15,11 +15,12 @@ struct ProxySendTests {
         return String(decoding: try Sockets.receiveAll(client), as: UTF8.self)
     }
 
-    @Test(arguments: [ProxySendConfig.Version.v1, .v2])
-    func headerCarriesTheClientAndTheAddressItDialled(version: ProxySendConfig.Version) throws {
+    /// Each version, in copy and in splice mode.
+    @Test(arguments: [ProxySendConfig.Version.v1, .v2], [false, true])
+    func headerCarriesTheClientAndTheAddressItDialled(version: ProxySendConfig.Version, splice: Bool) throws {
         let upstream = try proxyRecordingUpstream()
         defer { upstream.stop() }
-        let relay = try RelayFixture([forwardService(to: upstream.port, send: ProxySendConfig(version: version))])
+        let relay = try RelayFixture([forwardService(to: upstream.port, send: ProxySendConfig(version: version), splice: splice)])
         defer { relay.stop() }
         _ = try exchange(relay, ascii("data"))
         let note = try #require(upstream.waitForNote { $0.contains("payload=data") })

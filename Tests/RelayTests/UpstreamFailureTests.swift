@@ -63,9 +63,3 @@ struct UpstreamFailureTests {
         #expect(relay.metric("ringway_upstream_connect_failures_total") == 2)
     }
 }
-
-func monotonicSeconds() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-}

@@ -187,9 +187,10 @@ struct CommandLineTests {
     @Test func runningOutOfDescriptorsPausesAcceptingAndRecovers() throws {
         let echo = try ScriptedUpstream.echo()
         defer { echo.stop() }
-        let port = try freePort()
+        let (port, metrics) = (try freePort(), try freePort())
         let ringway = try RingwayProcess(
-            ["--workers", "1", "-L", "tcp://127.0.0.1:\(port)/127.0.0.1:\(echo.port)"], shellPrefix: "ulimit -n 48")
+            ["--workers", "1", "--metrics", "127.0.0.1:\(metrics)", "-L", "tcp://127.0.0.1:\(port)/127.0.0.1:\(echo.port)"],
+            shellPrefix: "ulimit -n 48")
         #expect(ringway.waitUntilListening(services: 1), "\(ringway.lines)")
         // More clients than descriptors: the relay must pause accepting, not spin or die.
         var clients: [Int32] = []
@@ -208,6 +209,9 @@ struct CommandLineTests {
             if !served { usleep(100_000) }
         }
         #expect(served)
+        let service = "{service=\"service-0\"}"
+        #expect((ProcessProbe.metric("ringway_accept_errors_total" + service, port: metrics) ?? 0) > 0)
+        #expect((ProcessProbe.metric("ringway_accept_pauses_total" + service, port: metrics) ?? 0) > 0)
     }
 }
 

@@ -15,10 +15,10 @@ public final class ScriptedUpstream: @unchecked Sendable {
     /// `receiveBuffer`: SO_RCVBUF for accepted sockets (inherited from the listener), to make
     /// a non-reading upstream push back after a few kilobytes instead of megabytes.
     public init(
-        ipv6: Bool = false, receiveBuffer: Int32? = nil,
+        ipv6: Bool = false, port: UInt16 = 0, receiveBuffer: Int32? = nil,
         _ script: @escaping @Sendable (Int32, ScriptedUpstream) -> Void
     ) throws {
-        (listener, port) = try Sockets.listen(ipv6: ipv6)
+        (listener, self.port) = try Sockets.listen(ipv6: ipv6, port: port)
         if var size = receiveBuffer {
             setsockopt(listener, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(4))
         }

@@ -1,5 +1,6 @@
 import Glibc
 import ProxyProtocol
+import Synchronization
 
 /// Plain POSIX socket helpers for tests: loopback only, errors as test failures.
 public struct SocketError: Error, CustomStringConvertible {
@@ -14,13 +15,13 @@ public struct SocketError: Error, CustomStringConvertible {
 
 public enum Sockets {
     /// A listening socket on 127.0.0.1 (or ::1) with an ephemeral port.
-    public static func listen(ipv6: Bool = false, backlog: Int32 = 1024) throws -> (socket: Int32, port: UInt16) {
+    public static func listen(ipv6: Bool = false, port: UInt16 = 0, backlog: Int32 = 1024) throws -> (socket: Int32, port: UInt16) {
         let family = ipv6 ? AF_INET6 : AF_INET
         let fd = socket(family, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SocketError(what: "socket", code: errno) }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(4))
-        let endpoint = IPEndpoint(address: ipv6 ? .v6(.loopback) : .v4(.loopback), port: 0)
+        let endpoint = IPEndpoint(address: ipv6 ? .v6(.loopback) : .v4(.loopback), port: port)
         try withSockaddr(endpoint) { address, length in
             guard bind(fd, address, length) == 0 else { throw SocketError(what: "bind", code: errno) }
         }
@@ -207,4 +208,54 @@ public func pushClients(count: Int, port: UInt16, seconds: Double, until done: (
         return done()
     }
     return clients
+}
+
+/// Ports handed out to tests, below the ephemeral range (32768-60999 here), so that a client
+/// socket of a concurrent test can never take one between the check and the bind, and never
+/// handed out twice in one test run.
+private let handedOutPorts = Mutex<Set<UInt16>>([])
+
+/// A free loopback port below the ephemeral range (checked by binding it, IPv4 and IPv6).
+public func freePort() throws -> UInt16 {
+    try freePorts(1)[0]
+}
+
+/// `count` consecutive free ports below the ephemeral range (for port-range services).
+public func freePorts(_ count: Int) throws -> [UInt16] {
+    var random = SplitMix64(state: UInt64(UInt32(bitPattern: getpid())) << 32 ^ UInt64(time(nil)))
+    for _ in 0..<1000 {
+        let base = UInt16(random.next(in: 20000...(32000 - count)))
+        let ports = (0..<count).map { base + UInt16($0) }
+        let taken = handedOutPorts.withLock { used -> Bool in
+            guard ports.allSatisfy({ !used.contains($0) }), ports.allSatisfy(isBindable) else { return true }
+            used.formUnion(ports)
+            return false
+        }
+        if !taken { return ports }
+    }
+    throw SocketError(what: "no \(count) free consecutive ports below 32000", code: EADDRINUSE)
+}
+
+private func isBindable(_ port: UInt16) -> Bool {
+    [IPAddress.v4(.any), IPAddress.v6(.any)].allSatisfy { host in
+        let fd = socket(host.isIPv4 ? AF_INET : AF_INET6, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(4))
+        return (try? Sockets.withSockaddr(IPEndpoint(address: host, port: port)) { bind(fd, $0, $1) == 0 }) ?? false
+    }
+}
+
+/// Raises the soft descriptor limit to the hard one (once per process) and returns it: tests
+/// that open thousands of sockets must not depend on the shell's default of 1024.
+@discardableResult
+public func raiseDescriptorLimit() -> Int {
+    var limit = rlimit()
+    getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
+    return Int(clamping: limit.rlim_cur)
 }

@@ -24,3 +24,10 @@ extension Array where Element == String {
         first { line in fragments.allSatisfy { line.contains($0) } }
     }
 }
+
+/// CLOCK_MONOTONIC in seconds, for measuring how long something took.
+public func monotonicSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+}

@@ -1,4 +1,5 @@
 import ProxyProtocol
+import RingwayConfig
 
 /// One client connection and its upstream, stored by value in the worker's slab.
 ///
@@ -149,6 +150,18 @@ enum CloseReason: UInt8, CaseIterable, Error {
         case .proxyHeaderTooLarge: return "the PROXY header to send does not fit in 65551 bytes"
         case .requestTimeout: return "request not complete before the request timeout"
         case .internalError: return "internal error: unexpected event (see the error line before)"
+        }
+    }
+
+    /// The level of the close line: ends that are part of normal operation are info, the rest
+    /// warn (a client that reset before it was served is the client's business, not ours).
+    var logLevel: LogLevel {
+        switch self {
+        case .finished, .idleTimeout, .draining, .peerUnknown: return .info
+        case .clientReset, .upstreamReset, .clientError, .upstreamError, .upstreamUnavailable, .proxyHeaderTimeout,
+            .proxyHeaderInvalid, .proxyHeaderMissing, .proxyHeaderUntrusted, .noScratchMemory, .badRequest,
+            .localAddressUnknown, .proxyHeaderTooLarge, .requestTimeout, .internalError:
+            return .warn
         }
     }
 

@@ -45,13 +45,9 @@ extension Worker {
     mutating func logClose(_ index: Int32) {
         let connection = slab[index]
         let reason = connection.pointee.closeReason
-        let level: LogLevel
-        switch reason {
         // A scrape every few seconds would fill the log: the metrics endpoint's ends are debug.
-        case .finished where services[Int(connection.pointee.service)].config.kind == .metrics: level = .debug
-        case .finished, .idleTimeout, .draining, .peerUnknown: level = .info
-        default: level = .warn
-        }
+        let scrape = reason == .finished && services[Int(connection.pointee.service)].config.kind == .metrics
+        let level = scrape ? .debug : reason.logLevel
         guard log.enabled(level) else { return }
         let fields = logFields(index)
         let elapsed = monotonicNanoseconds() - connection.pointee.openedAt

@@ -56,6 +56,7 @@ final class RelayFixture {
         buffersPerDirection: Int = 2, drainTimeout: Duration = .seconds(10), logLevel: LogLevel = .info,
         resolveHost: (@Sendable (String) throws(HostLookupError) -> [IPAddress])? = nil
     ) throws {
+        raiseDescriptorLimit()
         var options = EngineOptions(
             workers: workers, logLevel: logLevel, bufferCount: bufferCount, bufferSize: bufferSize,
             buffersPerDirection: buffersPerDirection, drainTimeout: drainTimeout)

@@ -90,21 +90,3 @@ func runRingway(_ arguments: [String], seconds: Double = 20) throws -> (status: 
     let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     return (process.terminationStatus, stdout, stderr)
 }
-
-/// A free loopback port (bound once, then released).
-func freePort() throws -> UInt16 {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    try withUnsafeMutablePointer(to: &address) { pointer in
-        try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            guard bind(fd, $0, length) == 0, getsockname(fd, $0, &length) == 0 else {
-                throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EINVAL)
-            }
-        }
-    }
-    return UInt16(bigEndian: address.sin_port)
-}
