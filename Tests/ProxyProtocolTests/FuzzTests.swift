@@ -122,16 +122,36 @@ struct FuzzTests {
         }
     }
 
-    @Test("random TLVs through the SSL parser")
+    /// Half the inputs are well-formed SSL TLVs (client byte, verify word, sub-TLVs whose lengths
+    /// add up), which must all parse and round-trip; the other half random bytes, of which most
+    /// must be refused. A parser that refused everything, or accepted everything, fails.
+    @Test("well-formed and random TLVs through the SSL parser")
     func sslParser() {
         var rng = SplitMix64(seed: 0x55_1C0DE)
-        for _ in 0..<20_000 {
-            let value = (0..<Int.random(in: 0...24, using: &rng)).map { _ in UInt8.random(in: 0...8, using: &rng) }
+        var (accepted, refused) = (0, 0)
+        for round in 0..<20_000 {
+            var value: [UInt8]
+            let wellFormed = round % 2 == 0
+            if wellFormed {
+                value = (0..<5).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                for _ in 0..<Int.random(in: 0...3, using: &rng) {
+                    let payload = (0..<Int.random(in: 0...12, using: &rng)).map { _ in UInt8.random(in: 0x20...0x7E, using: &rng) }
+                    value += [UInt8.random(in: 0x21...0x25, using: &rng), 0, UInt8(payload.count)] + payload
+                }
+            } else {
+                value = (0..<Int.random(in: 0...24, using: &rng)).map { _ in UInt8.random(in: 0...8, using: &rng) }
+            }
             let tlv = ProxyTLV(type: ProxyTLV.ssl, value: value)
             if let info = try? ProxySSLInfo(parsing: tlv) {
+                accepted += 1
                 #expect(info.tlv == tlv)
+            } else {
+                refused += 1
+                #expect(!wellFormed, "a well-formed SSL TLV was refused: \(value)")
             }
         }
+        #expect(accepted >= 10_000, "accepted \(accepted)")
+        #expect(refused >= 5_000, "refused \(refused)")
     }
 
     private static func label(_ detection: ProxyDetection) -> String {
