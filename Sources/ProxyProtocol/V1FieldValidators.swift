@@ -78,7 +78,8 @@ enum V1FieldValidator {
         field: ProxyV1Field,
         complete: Bool
     ) throws(ProxyProtocolError) -> IPv6Address? {
-        guard text.count <= 39 else { throw .v1BadAddress(field) }
+        // No length check up front: the limits on digits and groups below refuse any text longer than
+        // 39 bytes at the byte that breaks them, the same byte a prefix of the field is refused at.
         // Groups before and after the "::", most significant first.
         var head: UInt128 = 0
         var tail: UInt128 = 0

@@ -98,6 +98,22 @@ struct V1ParserTests {
         #expect(detector.detect(ascii(input)) == .invalid(error))
     }
 
+    /// Found by `Fuzz/FuzzProxyV1`: a 40-byte TCP6 address was refused for its length before its bytes
+    /// were read, so the error changed from the one its first bytes had already given.
+    @Test("an address longer than any IPv6 text keeps the error its first bytes gave")
+    func overlongAddressError() {
+        let dotted = "1." + String(repeating: "2", count: 38)
+        checkDetection(
+            DetectionCase(
+                "TCP6 with a 40-byte dotted address", "PROXY TCP6 \(dotted) ::1 1 2\r\n",
+                .invalid(.v1AddressFamilyMismatch)))
+        let hex = "1" + String(repeating: ":1", count: 19) + "x"
+        checkDetection(
+            DetectionCase(
+                "TCP6 with a 40-byte address of groups", "PROXY TCP6 \(hex) ::1 1 2\r\n", .invalid(.v1BadSourceAddress))
+        )
+    }
+
     @Test("port out of range reads like the spec asks")
     func portMessage() {
         let error = ProxyProtocolError.v1PortOutOfRange(.sourcePort, value: 65536)
