@@ -26,8 +26,9 @@ extension Duration {
     /// A duration as GOST's settings take it: Go syntax, or a bare integer meaning seconds
     /// (GOST's `GetDuration` reads `30` as 30 s).
     public init(setting text: String) throws(DurationSyntaxError) {
-        if !text.isEmpty, text.count <= 12, text.allSatisfy({ ("0"..."9").contains($0) }), let seconds = Int64(text) {
-            self = .seconds(seconds)
+        // Bare seconds go through the same range check as "Ns": beyond Go's Duration they are refused.
+        if !text.isEmpty, text.allSatisfy({ ("0"..."9").contains($0) }) {
+            try self.init(goSyntax: text + "s")
             return
         }
         try self.init(goSyntax: text)
@@ -102,8 +103,10 @@ extension Duration {
                 value += UInt64(Double(fraction) * (Double(unit) / scale))
                 guard value <= limit else { throw outOfRange }
             }
-            total += value
-            guard total <= limit else { throw outOfRange }
+            // Each part is at most 2^63, so the sum cannot wrap 64 bits; it may pass the limit.
+            let (sum, overflow) = total.addingReportingOverflow(value)
+            guard !overflow, sum <= limit else { throw outOfRange }
+            total = sum
         }
         if negative {
             self = .nanoseconds(total == limit ? Int64.min : -Int64(total))

@@ -167,6 +167,8 @@ struct ServiceSettings {
     }
 
     private func makeSendConfig(node: ForwardNode?) throws(ConfigurationProblem) -> ProxySendConfig? {
+        // The -F node takes tcp:// services' connections only; whoami:// never connects anywhere.
+        let node = kind == .forward ? node : nil
         if sendVersion != nil, node?.sendProxy != nil {
             throw .conflict(
                 "handler.proxyProtocol and the -F node's proxyProtocol would both send a PROXY header; set one of them"

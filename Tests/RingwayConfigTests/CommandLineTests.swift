@@ -234,5 +234,12 @@ struct ProcessSettingsTests {
         #expect(error?.description.hasPrefix("-L \"tcp://:8081/no-such-host.invalid:80\": target no-such-host.invalid:80") == true,
                 "\(error?.description ?? "resolved")")
     }
-}
 
+    /// The -F node's PROXY setting is for the connections it receives: tcp:// services only.
+    @Test func theNodesProxyProtocolDoesNotReachWhoami() throws {
+        let configuration = try RingwayConfiguration(
+            serviceURLs: ["tcp://:8080", "whoami://:8081"], nodeURLs: ["forward://h:1?proxyProtocol=2"])
+        #expect(configuration.services[0].sendProxy?.version == .v2)
+        #expect(configuration.services[1].sendProxy == nil)
+    }
+}

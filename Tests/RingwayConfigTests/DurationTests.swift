@@ -24,6 +24,8 @@ struct DurationTests {
     @Test(arguments: [
         "9223372036854775808ns", "2562047h47m16.854775808s", "-2562047h47m16.854775809s", "99999999999999999999h",
         "3000000h",
+        // Found by Fuzz/FuzzServiceURL: two parts of exactly 2^63 ns each wrapped the 64-bit sum (a trap).
+        "9223372036854775808ns9223372036854775808ns", "-9223372036854775808ns9223372036854775808ns",
     ])
     func refusesOutOfRange(_ text: String) {
         #expect(throws: DurationSyntaxError(text: text, reason: .outOfRange)) { try Duration(goSyntax: text) }
@@ -46,5 +48,14 @@ struct DurationTests {
     func formatsLikeGo(_ duration: Duration, _ text: String) throws {
         #expect(duration.goDescription == text)
         #expect(try Duration(goSyntax: text) == duration)
+    }
+
+    /// Settings take bare seconds, with the same range as written with `s`.
+    @Test func bareSecondsHaveGosRange() throws {
+        #expect(try Duration(setting: "30") == .seconds(30))
+        #expect(throws: DurationSyntaxError(text: "999999999999s", reason: .outOfRange)) {
+            try Duration(setting: "999999999999")
+        }
+        #expect(try Duration(setting: "9223372036") == .seconds(9_223_372_036))
     }
 }
