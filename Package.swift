@@ -27,7 +27,7 @@ let package = Package(
         .target(
             name: "Relay",
             dependencies: [
-                "Uring", "CLiburing", "ProxyProtocol", "RingwayConfig",
+                "Uring", "ProxyProtocol", "RingwayConfig",
             ]
         ),
         .executableTarget(
@@ -50,7 +50,7 @@ let package = Package(
         .target(name: "RingwayTestSupport", dependencies: ["ProxyProtocol"], path: "Tests/RingwayTestSupport"),
         .testTarget(
             name: "RelayTests",
-            dependencies: ["Relay", "RingwayConfig", "ProxyProtocol", "CLiburing", "RingwayTestSupport"]
+            dependencies: ["Relay", "RingwayConfig", "ProxyProtocol", "Uring", "RingwayTestSupport"]
         ),
         .testTarget(name: "RingwayEndToEndTests", dependencies: ["ProxyProtocol", "RingwayTestSupport"]),
     ]

@@ -26,11 +26,8 @@
 #include <liburing.h>
 
 // Swift does not import the IOSQE_* flag macros (they are built from an enum); expose them typed.
-static const unsigned char ringway_IOSQE_FIXED_FILE = IOSQE_FIXED_FILE;
 static const unsigned char ringway_IOSQE_IO_LINK = IOSQE_IO_LINK;
-static const unsigned char ringway_IOSQE_ASYNC = IOSQE_ASYNC;
 static const unsigned char ringway_IOSQE_BUFFER_SELECT = IOSQE_BUFFER_SELECT;
-static const unsigned char ringway_IOSQE_CQE_SKIP_SUCCESS = IOSQE_CQE_SKIP_SUCCESS;
 
 // fcntl.h and unistd.h show these only under _GNU_SOURCE (see below); values from the kernel's
 // uapi headers.
@@ -40,12 +37,6 @@ static const int ringway_F_SETPIPE_SZ = 1031;  // F_LINUX_SPECIFIC_BASE + 7
 extern int pipe2(int pipefd[2], int flags);
 extern int accept4(int sockfd, struct sockaddr *addr, socklen_t *addrlen, int flags);
 extern int pthread_setname_np(pthread_t thread, const char *name);
-
-// Newer kernels know these; liburing 2.3's headers do not. Probed at start-up before use.
-#ifndef IORING_FEAT_RECVSEND_BUNDLE
-#define IORING_FEAT_RECVSEND_BUNDLE (1U << 14)
-#endif
-static const unsigned int ringway_IORING_FEAT_RECVSEND_BUNDLE = IORING_FEAT_RECVSEND_BUNDLE;
 
 // `struct io_uring_buf_ring` overlays its tail with the first buffer's reserved field through an
 // anonymous union of a struct and a flexible array; Swift cannot name that layout, so these

@@ -39,11 +39,7 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     public static let connectionRefused = Errno(rawValue: ECONNREFUSED)
     public static let tooManyOpenFiles = Errno(rawValue: EMFILE)
     public static let tooManyOpenFilesInSystem = Errno(rawValue: ENFILE)
-    public static let notFound = Errno(rawValue: ENOENT)
-    public static let alreadyDone = Errno(rawValue: EALREADY)
     public static let invalidArgument = Errno(rawValue: EINVAL)
-    public static let notPermitted = Errno(rawValue: EPERM)
-    public static let notSupported = Errno(rawValue: EOPNOTSUPP)
 }
 
 /// Runs a libc call that reports failure as -1 + errno, retrying on EINTR.

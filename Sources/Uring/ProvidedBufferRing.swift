@@ -31,10 +31,8 @@ public struct ProvidedBufferRing: ~Copyable {
     let entries: UnsafeMutablePointer<io_uring_buf_ring>
     @usableFromInline
     let storage: UnsafeMutableRawPointer
-    @usableFromInline
-    let entriesLength: Int
-    @usableFromInline
-    let storageLength: Int
+    private let entriesMemory: AnonymousMemory
+    private let storageMemory: AnonymousMemory
     @usableFromInline
     let mask: Int32
     /// Buffers written back into the ring but not yet published to the kernel.
@@ -46,46 +44,37 @@ public struct ProvidedBufferRing: ~Copyable {
     /// Ids `neverUsed..<bufferCount` have never been in circulation.
     private var neverUsed = 0
 
-    /// `count` must be a power of two no larger than 32768 (16-bit ids, ring index mask).
+    /// `count` must be a power of two no larger than 32768 (16-bit ids, ring index mask). The
+    /// kernel sees the ring once it is `register`ed with a ring.
     public init(
-        registeringWith ring: borrowing Ring, group: UInt16, count: Int, size: Int, initialCount: Int? = nil,
-        circulationLimit: Int? = nil
+        group: UInt16, count: Int, size: Int, initialCount: Int? = nil, circulationLimit: Int? = nil
     ) throws(Errno) {
         precondition(count > 0 && count <= 32768 && count & (count - 1) == 0, "buffer count must be a power of two")
         precondition(size > 0 && size <= Int(Int32.max), "buffer size out of range")
-        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let entriesLength = (count * MemoryLayout<io_uring_buf>.stride + pageSize - 1) / pageSize * pageSize
-        let storageLength = count * size
-        guard let entriesMemory = anonymousMapping(length: entriesLength) else { throw Errno.current }
-        guard let storage = anonymousMapping(length: storageLength) else {
-            let code = Errno.current
-            munmap(entriesMemory, entriesLength)
-            throw code
-        }
-        let entries = entriesMemory.bindMemory(to: io_uring_buf_ring.self, capacity: 1)
+        let page = AnonymousMemory.pageSize
+        let entriesMemory = try AnonymousMemory(length: (count * MemoryLayout<io_uring_buf>.stride + page - 1) / page * page)
+        let storageMemory = try AnonymousMemory(length: count * size)
+        entries = entriesMemory.base.bindMemory(to: io_uring_buf_ring.self, capacity: 1)
+        storage = storageMemory.base
+        self.entriesMemory = entriesMemory
+        self.storageMemory = storageMemory
         ringway_buf_ring_init(entries)
-        var registration = io_uring_buf_reg()
-        registration.ring_addr = UInt64(UInt(bitPattern: entriesMemory))
-        registration.ring_entries = UInt32(count)
-        registration.bgid = group
-        do {
-            try ring.registerBufferRing(&registration)
-        } catch {
-            munmap(entriesMemory, entriesLength)
-            munmap(storage, storageLength)
-            throw error
-        }
         self.group = group
         self.bufferCount = count
         self.bufferSize = size
         self.circulationLimit = min(max(circulationLimit ?? count, 1), count)
-        self.entries = entries
-        self.storage = storage
-        self.entriesLength = entriesLength
-        self.storageLength = storageLength
         self.mask = Int32(count - 1)
         self.parked = .allocate(capacity: count)
         grow(by: min(initialCount ?? count, count))
+    }
+
+    /// Makes the ring the kernel's buffer group `group` on `ring`.
+    public func register(with ring: RingView) throws(Errno) {
+        var registration = io_uring_buf_reg()
+        registration.ring_addr = UInt64(UInt(bitPattern: entriesMemory.base))
+        registration.ring_entries = UInt32(bufferCount)
+        registration.bgid = group
+        try ring.registerBufferRing(&registration)
     }
 
     /// Puts up to `count` more buffers into circulation, released ones first; returns how many
@@ -119,27 +108,14 @@ public struct ProvidedBufferRing: ~Copyable {
     /// Takes held buffer `id` out of circulation and gives its memory back to the kernel
     /// (MADV_DONTNEED: the pages read as zeros next time, and count for nothing until then).
     public mutating func release(_ id: UInt16) {
-        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = UInt(bitPattern: buffer(id))
-        // Whole pages inside the buffer only: a page shared with a neighbour stays.
-        let first = (start + UInt(pageSize) - 1) / UInt(pageSize) * UInt(pageSize)
-        let end = (start + UInt(bufferSize)) / UInt(pageSize) * UInt(pageSize)
-        if end > first {
-            _ = madvise(UnsafeMutableRawPointer(bitPattern: first), Int(end - first), MADV_DONTNEED)
-        }
+        storageMemory.release(buffer(id), count: bufferSize)
         parked[parkedCount] = id
         parkedCount += 1
         circulating -= 1
     }
 
-    deinit {
-        munmap(UnsafeMutableRawPointer(entries), entriesLength)
-        munmap(storage, storageLength)
-        parked.deallocate()
-    }
-
     /// Detaches the pool from `ring`; call before the pool goes away while the ring lives on.
-    public func unregister(from ring: borrowing Ring) {
+    public func unregister(from ring: RingView) {
         ring.unregisterBufferRing(group: group)
     }
 
@@ -164,11 +140,4 @@ public struct ProvidedBufferRing: ~Copyable {
         ringway_buf_ring_advance(entries, unpublished)
         unpublished = 0
     }
-}
-
-func anonymousMapping(length: Int) -> UnsafeMutableRawPointer? {
-    // NORESERVE: a large pool is address space until traffic fills it; do not charge it up front.
-    let memory = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
-    guard let memory, memory != MAP_FAILED else { return nil }
-    return memory
 }

@@ -44,23 +44,30 @@ public struct Ring: ~Copyable {
         ring.deallocate()
     }
 
-    /// The ring's file descriptor (for registering buffer rings and probes).
+    /// The ring's file descriptor.
     public var fileDescriptor: Int32 { ring.pointee.ring_fd }
 
-    @inlinable
-    public func supports(feature: UInt32) -> Bool { features & feature != 0 }
+    /// A copyable handle to this ring for issuing requests and reaping completions; valid while
+    /// the ring lives, on the ring's own thread.
+    public var view: RingView { RingView(ring: ring) }
+}
 
-    /// Whether the kernel implements `opcode` (an `io_uring_op` value).
-    public func supports(opcode: Int32) -> Bool {
-        guard let probe = io_uring_get_probe_ring(ring) else { return false }
-        defer { io_uring_free_probe(probe) }
-        return io_uring_opcode_supported(probe, opcode) != 0
+/// What a ring's owner thread does with it: prepare requests (`Ring+Operations`), submit and
+/// wait, and reap completions as Swift values. Copyable so an event loop can hold it beside the
+/// `Ring` that owns the memory; it must not outlive that `Ring`.
+public struct RingView {
+    @usableFromInline
+    let ring: UnsafeMutablePointer<io_uring>
+
+    @usableFromInline
+    init(ring: UnsafeMutablePointer<io_uring>) {
+        self.ring = ring
     }
 
     /// A free submission slot. When the queue is full the pending entries are submitted first, so
     /// a burst of work never fails for lack of room.
     @inlinable
-    public func nextSubmission() -> UnsafeMutablePointer<io_uring_sqe> {
+    func nextSubmission() -> UnsafeMutablePointer<io_uring_sqe> {
         if let sqe = io_uring_get_sqe(ring) { return sqe }
         _ = io_uring_submit(ring)
         guard let sqe = io_uring_get_sqe(ring) else {
@@ -94,17 +101,18 @@ public struct Ring: ~Copyable {
         throw code
     }
 
-    /// Copies up to `into.count` ready completions out of the queue and returns how many. The
-    /// entries stay owned by the kernel until `advanceCompletions(by:)`.
+    /// Copies up to `buffer.count` ready completions into `buffer`, hands their entries back to
+    /// the kernel with one store, and returns how many there were.
     @inlinable
-    public func peekCompletions(into buffer: UnsafeMutableBufferPointer<UnsafeMutablePointer<io_uring_cqe>?>) -> Int {
-        Int(io_uring_peek_batch_cqe(ring, buffer.baseAddress, UInt32(buffer.count)))
-    }
-
-    /// Hands `count` consumed completions back to the kernel (one store for the whole batch).
-    @inlinable
-    public func advanceCompletions(by count: Int) {
-        io_uring_cq_advance(ring, UInt32(count))
+    public func reapCompletions(into buffer: UnsafeMutableBufferPointer<Completion>) -> Int {
+        withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<io_uring_cqe>?.self, capacity: buffer.count) { entries in
+            let count = Int(io_uring_peek_batch_cqe(ring, entries.baseAddress, UInt32(entries.count)))
+            for index in 0..<count {
+                if let entry = entries[index] { (buffer.baseAddress! + index).initialize(to: Completion(entry)) }
+            }
+            io_uring_cq_advance(ring, UInt32(count))
+            return count
+        }
     }
 
     /// Registers a provided-buffer ring (liburing 2.3 has no `io_uring_setup_buf_ring`).

@@ -1,4 +1,4 @@
-import Glibc
+import Uring
 
 /// Fixed-capacity storage for connections: one anonymous mapping, slots initialized on first
 /// use (so untouched capacity costs no memory), freed slots reused last-in first-out (so the
@@ -6,30 +6,24 @@ import Glibc
 struct ConnectionSlab: ~Copyable {
     let capacity: Int
     let slots: UnsafeMutablePointer<Connection>
-    private let mappingLength: Int
+    private let memory: AnonymousMemory
     private var initialized = 0
     private var freeHead: Int32 = -1
     private(set) var active = 0
 
-    init(capacity: Int) {
+    init(capacity: Int) throws(Errno) {
         precondition(capacity > 0 && capacity < Int(Int32.max))
-        let length = capacity * MemoryLayout<Connection>.stride
-        let memory = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
-        guard let memory, memory != MAP_FAILED else {
-            fatalError("cannot reserve \(length) bytes for \(capacity) connection slots: \(errno)")
-        }
+        memory = try AnonymousMemory(length: capacity * MemoryLayout<Connection>.stride)
         self.capacity = capacity
-        self.slots = memory.bindMemory(to: Connection.self, capacity: capacity)
-        self.mappingLength = length
+        self.slots = memory.base.bindMemory(to: Connection.self, capacity: capacity)
     }
 
     deinit {
         slots.deinitialize(count: initialized)
-        munmap(slots, mappingLength)
     }
 
-    /// A free slot (state `.free`, generation already advanced), or nil when full.
-    mutating func allocate() -> Int32? {
+    /// A free slot (phase `.free`, generation already advanced), or nil when full.
+    mutating func allocate() -> Slot? {
         let index: Int32
         if freeHead >= 0 {
             index = freeHead
@@ -42,7 +36,7 @@ struct ConnectionSlab: ~Copyable {
             return nil
         }
         active += 1
-        return index
+        return self[index]
     }
 
     /// Resets the slot for its next occupant and bumps its generation, so completions still
@@ -57,8 +51,18 @@ struct ConnectionSlab: ~Copyable {
     }
 
     @inline(__always)
-    subscript(_ index: Int32) -> UnsafeMutablePointer<Connection> {
-        slots + Int(index)
+    subscript(_ index: Int32) -> Slot {
+        Slot(index: index, connection: slots + Int(index))
+    }
+
+    /// The slot `userData` names, if its occupant is the one the request was made for.
+    @inline(__always)
+    func current(_ userData: UserData) -> Slot? {
+        guard userData.slot >= 0, Int(userData.slot) < initialized else { return nil }
+        let slot = self[userData.slot]
+        guard slot.connection.pointee.generation == userData.generation else { return nil }
+        if case .free = slot.connection.pointee.phase { return nil }
+        return slot
     }
 
     /// Slots ever handed out; iteration bound for sweeps (drain, shutdown).

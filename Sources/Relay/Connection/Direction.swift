@@ -11,39 +11,39 @@ struct PendingSend {
     var end: UInt32
 }
 
-/// One direction of a relayed connection: bytes received from a source socket, queued, and sent
-/// to a sink socket. At most one receive and one send are in flight, so bytes leave in the order
-/// they arrived; at most `Direction.capacity` buffers are held, so a slow sink stops the source's
-/// receives instead of growing memory.
+/// One direction of a relayed connection: bytes read from a source socket and written to a sink.
+/// At most one read and one write are in flight, so bytes leave in the order they arrived.
+/// Copy mode queues at most `Direction.capacity` received buffers, so a slow sink stops the
+/// source's receives instead of growing memory; splice mode keeps the bytes in a pipe.
 struct Direction {
     static let capacity = 8
 
     var queue = InlineArray<8, PendingSend>(repeating: PendingSend(buffer: 0, start: 0, end: 0))
     var head: UInt8 = 0
     var count: UInt8 = 0
-    var receiveArmed = false
-    var sendInFlight = false
-    /// The source sent FIN: no more receives.
+    /// A read from the source is in flight: a receive (copy), a fill or a wait for readable (splice).
+    var reading = false
+    /// A write to the sink is in flight: a send (copy), a drain or a wait for writable (splice).
+    var writing = false
+    /// The source sent FIN: no more reads.
     var sourceClosed = false
     /// shutdown(SHUT_WR) went to the sink after the last byte.
     var sinkShutdown = false
-    /// A receive failed with -ENOBUFS; re-armed when buffers come back. While set, the
-    /// direction is in the worker's `BufferWaitQueue`, linked through these two keys.
+    /// A receive found the buffer pool empty; the direction is in the worker's `BufferWaitQueue`
+    /// (linked through the two keys) until buffers come back.
     var waitingForBuffers = false
     var waitNext: Int32 = -1
     var waitPrevious: Int32 = -1
-    /// A poll for errors on the source is armed (see `Worker.watchSource`).
+    /// A poll for errors on the source is armed while waiting for buffers.
     var watchArmed = false
     /// The last receive left the socket empty, so the next one may wait for data straight away.
     var sourceDrained = false
     /// Splice mode: bytes sitting in this direction's pipe.
     var pipeBytes: UInt32 = 0
+    /// Bytes received from the source (logged as inputBytes/outputBytes).
     var bytes: UInt64 = 0
 
     var isEmpty: Bool { count == 0 }
-
-    /// The direction has nothing left to do: source finished and everything was flushed.
-    var isFinished: Bool { sinkShutdown }
 
     mutating func enqueue(_ send: PendingSend) {
         precondition(Int(count) < Direction.capacity, "direction queue overflow")
@@ -61,5 +61,10 @@ struct Direction {
         head = UInt8((Int(head) + 1) & (Direction.capacity - 1))
         count -= 1
         return send
+    }
+
+    /// Whether any queued send reads from the scratch chunk.
+    var usesScratch: Bool {
+        (0..<Int(count)).contains { queue[(Int(head) + $0) & (Direction.capacity - 1)].buffer == PendingSend.scratch }
     }
 }

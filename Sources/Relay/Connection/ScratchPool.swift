@@ -1,4 +1,4 @@
-import Glibc
+import Uring
 
 /// Per-connection working memory for the short phases that need contiguous bytes: collecting a
 /// PROXY header that may arrive in pieces, building the preamble (outgoing header + early client
@@ -10,28 +10,19 @@ import Glibc
 struct ScratchPool: ~Copyable {
     let chunkSize: Int
     let capacity: Int
-    private let memory: UnsafeMutableRawPointer
-    private let mappingLength: Int
+    private let memory: AnonymousMemory
     private let freeList: UnsafeMutablePointer<Int32>
-    private var freeCount: Int
+    private var freeCount = 0
     private var neverUsed: Int32 = 0
 
-    init(chunkSize: Int, capacity: Int) {
-        let length = chunkSize * capacity
-        let memory = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
-        guard let memory, memory != MAP_FAILED else {
-            fatalError("cannot reserve \(length) bytes of scratch memory: \(errno)")
-        }
+    init(chunkSize: Int, capacity: Int) throws(Errno) {
+        memory = try AnonymousMemory(length: chunkSize * capacity)
         self.chunkSize = chunkSize
         self.capacity = capacity
-        self.memory = memory
-        self.mappingLength = length
         self.freeList = .allocate(capacity: capacity)
-        self.freeCount = 0
     }
 
     deinit {
-        munmap(memory, mappingLength)
         freeList.deallocate()
     }
 
@@ -52,6 +43,6 @@ struct ScratchPool: ~Copyable {
 
     @inline(__always)
     func base(_ chunk: Int32) -> UnsafeMutableRawPointer {
-        memory + Int(chunk) * chunkSize
+        memory.base + Int(chunk) * chunkSize
     }
 }

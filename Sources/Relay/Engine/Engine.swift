@@ -1,4 +1,3 @@
-import CLiburing
 import Glibc
 import ProxyProtocol
 import RingwayConfig
@@ -35,9 +34,9 @@ public final class Engine: @unchecked Sendable {
     private let shared: SharedServiceState
     private let metrics: MetricsSource
     private let controls: [WorkerControl]
-    private let listenSockets: [[Int32]]  // [worker][service]
+    private let listenSockets: [[Descriptor]]  // [worker][service]
     private let processStart: UInt64
-    private let threads = Mutex<[pthread_t]>([])
+    private let threads = Mutex<[NamedThread]>([])
     private let refresher: TargetRefresher
     private let logOutput: LogOutput
     private let bufferPlan: BufferPlan
@@ -58,7 +57,7 @@ public final class Engine: @unchecked Sendable {
         } catch {
             throw .ioUringUnavailable(error)
         }
-        var perWorker = Array(repeating: [Int32](), count: options.workers)
+        var perWorker = Array(repeating: [Descriptor](), count: options.workers)
         var ports: [UInt16] = []
         var resolvedServices = services
         do {
@@ -69,7 +68,7 @@ public final class Engine: @unchecked Sendable {
                 resolvedServices[index].listen.port = port
             }
         } catch {
-            perWorker.joined().forEach { _ = close($0) }
+            perWorker.joined().forEach { $0.closeNow() }
             throw .listen(error)
         }
         self.services = resolvedServices
@@ -85,15 +84,15 @@ public final class Engine: @unchecked Sendable {
                 controls.append(try WorkerControl(index: worker, services: services.count))
             }
         } catch {
-            perWorker.joined().forEach { _ = close($0) }
+            perWorker.joined().forEach { $0.closeNow() }
             throw .resources("cannot create the worker wake-up eventfd: \(error)")
         }
         self.controls = controls
-        let logOutput = LogOutput.open(options.logDescriptor)
+        let logOutput = LogOutput.open(Descriptor(rawValue: options.logDescriptor))
         do {
             refresher = try TargetRefresher(services: resolvedServices, options: options, logOutput: logOutput)
         } catch {
-            perWorker.joined().forEach { _ = close($0) }
+            perWorker.joined().forEach { $0.closeNow() }
             logOutput.closeIfOwned()
             throw .resources("cannot create the name refresher's eventfd: \(error)")
         }
@@ -114,28 +113,20 @@ public final class Engine: @unchecked Sendable {
     /// Starts every worker and returns once all are accepting, or throws if one failed (the
     /// others are stopped again).
     public func start() throws(EngineError) {
-        var started: [pthread_t] = []
+        var started: [NamedThread] = []
         for (worker, control) in controls.enumerated() {
             let setup = WorkerSetup(
                 control: control, shared: shared, metrics: metrics, services: services,
                 listenSockets: listenSockets[worker], options: options, processStart: processStart,
                 refresher: refresher, logOutput: logOutput, bufferPlan: bufferPlan)
-            let context = Unmanaged.passRetained(WorkerThreadContext(setup)).toOpaque()
-            var thread = pthread_t()
-            let result = pthread_create(&thread, nil, { raw in
-                guard let raw else { return nil }
-                let context = Unmanaged<WorkerThreadContext>.fromOpaque(raw).takeRetainedValue()
-                context.run()
-                return nil
-            }, context)
-            guard result == 0 else {
-                Unmanaged<WorkerThreadContext>.fromOpaque(context).release()
+            do {
+                started.append(try NamedThread.spawn(name: "ringway-w\(worker)") { runWorker(setup) })
+            } catch {
                 stop()
                 threads.withLock { $0 = started }
                 wait()
-                throw .resources("cannot start worker thread \(worker): \(Errno(rawValue: result))")
+                throw .resources("cannot start worker thread \(worker): \(error)")
             }
-            started.append(thread)
         }
         threads.withLock { $0 = started }
         // Each worker creates its ring on its own thread; wait for all to report.
@@ -207,11 +198,11 @@ public final class Engine: @unchecked Sendable {
 
     /// Blocks until every worker thread has exited.
     public func wait() {
-        let joining = threads.withLock { current -> [pthread_t] in
+        let joining = threads.withLock { current -> [NamedThread] in
             defer { current = [] }
             return current
         }
-        for thread in joining { pthread_join(thread, nil) }
+        for thread in joining { thread.join() }
         if isFinished { refresher.stop() }
     }
 
@@ -222,28 +213,27 @@ public final class Engine: @unchecked Sendable {
     public func activeConnections(service index: Int) -> Int { shared.activeConnections(index) }
 }
 
-/// Carries a worker's setup onto its thread.
-private final class WorkerThreadContext {
-    let setup: WorkerSetup
-
-    init(_ setup: WorkerSetup) {
-        self.setup = setup
+/// A worker thread's life: its ring (created on the thread that uses it), the worker, the loop.
+/// The worker goes before the ring it registered its buffers with.
+private func runWorker(_ setup: WorkerSetup) {
+    let control = setup.control
+    let ring: Ring
+    do {
+        ring = try Ring(
+            entries: UInt32(setup.options.ringEntries), completionEntries: UInt32(setup.options.ringEntries * 4))
+    } catch {
+        control.fail(error.description)
+        return
     }
-
-    func run() {
-        let control = setup.control
-        let name = "ringway-w\(control.index)"
-        _ = pthread_setname_np(pthread_self(), String(name.prefix(15)))
+    do {
+        var worker = try Worker(setup, kernel: RingKernel(ring: ring.view))
         do {
-            var worker = try Worker(setup)
-            do {
-                try worker.run()
-                control.enter(.finished)
-            } catch {
-                control.fail("event loop failed: \(error)")
-            }
+            try worker.run()
+            control.enter(.finished)
         } catch {
-            control.fail(error.description)
+            control.fail("event loop failed: \(error)")
         }
+    } catch {
+        control.fail("cannot set up its buffers and slots: \(error)")
     }
 }

@@ -1,4 +1,3 @@
-import CLiburing
 import Glibc
 import ProxyProtocol
 import RingwayConfig
@@ -34,11 +33,12 @@ final class TargetRefresher: @unchecked Sendable {
     private let requested: UnsafeMutablePointer<Atomic<Bool>>
     private let stopping = Atomic<Bool>(false)
     /// Wakes the refresher thread (a request, or stop).
-    private let wakeDescriptor: Int32
+    /// Wakes the refresher thread (a request, or stop).
+    private let wake: EventCounter
     private let resolve: @Sendable (String) throws(HostLookupError) -> [IPAddress]
     private let logLevel: LogLevel
     private let logOutput: LogOutput
-    private let thread = Mutex<pthread_t?>(nil)
+    private let thread = Mutex<NamedThread?>(nil)
 
     init(services: [ServiceConfig], options: EngineOptions, logOutput: LogOutput) throws(Errno) {
         var names: [Name] = []
@@ -61,19 +61,18 @@ final class TargetRefresher: @unchecked Sendable {
         })
         requested = .allocate(capacity: max(names.count, 1))
         for index in 0..<max(names.count, 1) { (requested + index).initialize(to: Atomic(false)) }
-        let descriptor = eventfd(0, Int32(EFD_CLOEXEC))
-        guard descriptor >= 0 else {
+        do {
+            wake = try EventCounter()
+        } catch {
             requested.deallocate()
-            throw Errno.current
+            throw error
         }
-        wakeDescriptor = descriptor
         resolve = options.resolveHost
         logLevel = options.logLevel
         self.logOutput = logOutput
     }
 
     deinit {
-        close(wakeDescriptor)
         requested.deallocate()
     }
 
@@ -101,40 +100,24 @@ final class TargetRefresher: @unchecked Sendable {
         for name in namesByService[service] where !requested[name].exchange(true, ordering: .acquiringAndReleasing) {
             wake = true
         }
-        if wake {
-            var one: UInt64 = 1
-            _ = write(wakeDescriptor, &one, 8)
-        }
+        if wake { self.wake.signal() }
     }
 
     func start() throws(Errno) {
         guard hasNames else { return }
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var handle = pthread_t()
-        let result = pthread_create(&handle, nil, { raw in
-            guard let raw else { return nil }
-            let refresher = Unmanaged<TargetRefresher>.fromOpaque(raw).takeRetainedValue()
-            _ = pthread_setname_np(pthread_self(), "ringway-dns")
-            refresher.run()
-            return nil
-        }, context)
-        guard result == 0 else {
-            Unmanaged<TargetRefresher>.fromOpaque(context).release()
-            throw Errno(rawValue: result)
-        }
+        let handle = try NamedThread.spawn(name: "ringway-dns") { [self] in run() }
         thread.withLock { $0 = handle }
     }
 
     /// Ends the thread and waits for it (a lookup in progress finishes first).
     func stop() {
         stopping.store(true, ordering: .releasing)
-        var one: UInt64 = 1
-        _ = write(wakeDescriptor, &one, 8)
-        if let handle = thread.withLock({ current -> pthread_t? in
+        wake.signal()
+        if let handle = thread.withLock({ current -> NamedThread? in
             defer { current = nil }
             return current
         }) {
-            pthread_join(handle, nil)
+            handle.join()
         }
     }
 
@@ -146,11 +129,7 @@ final class TargetRefresher: @unchecked Sendable {
             let now = monotonicMilliseconds()
             let nextDue = due.map { lastLookup[$0] + TargetRefresher.minimumIntervalMilliseconds }.min()
             let timeout = nextDue.map { Int32(clamping: $0 > now ? $0 - now : 0) } ?? -1
-            var wake = pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0)
-            if poll(&wake, 1, timeout) > 0 {
-                var value: UInt64 = 0
-                _ = read(wakeDescriptor, &value, 8)
-            }
+            _ = wake.wait(milliseconds: timeout)
             if stopping.load(ordering: .acquiring) { break }
             for index in names.indices where requested[index].exchange(false, ordering: .acquiringAndReleasing) {
                 due.insert(index)

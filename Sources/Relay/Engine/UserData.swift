@@ -1,62 +1,84 @@
-/// What an io_uring request was for; travels in the top byte of its user_data.
-enum Operation: UInt8 {
+/// What a request was for. A request about a connection also names the side (which direction's
+/// socket) and, for receives, the buffer pool it picks from.
+enum Verb: UInt8, CaseIterable {
+    /// Multishot accept on a listener (slot: the listener's index).
     case accept = 1
+    /// Read of the worker's wake-up eventfd.
     case wake
-    /// Receive from the client into the connection's scratch chunk (PROXY detection, early
-    /// bytes, whoami requests).
-    case scratchReceive
-    case connect
-    case connectTimeout
-    /// Provided-buffer receive on the client (inbound) or upstream (outbound) socket.
-    case receiveClient
-    case receiveUpstream
-    /// The same, picking from the reserve pool (the main pool was exhausted).
-    case receiveClientFromReserve
-    case receiveUpstreamFromReserve
-    /// Send to the upstream (inbound data) or the client (outbound data).
-    case sendUpstream
-    case sendClient
+    /// A cancel request; its own completion carries nothing to act on.
     case cancel
-    /// shutdown(SHUT_WR) after a direction's last byte (half-close).
-    case shutdown
-    /// close() of a finished connection's descriptor; its slot may already be reused.
+    /// close() of a finished connection's descriptor (its slot may be reused already).
     case closeDescriptor
-    /// Splice mode: socket -> pipe (fill) and pipe -> socket (drain), per direction.
-    case spliceFillInbound
-    case spliceFillOutbound
-    case spliceDrainInbound
-    case spliceDrainOutbound
-    /// Splice mode: wait until a socket is readable (fill) or writable (drain) before retrying.
-    case pollFillInbound
-    case pollFillOutbound
-    case pollDrainInbound
-    case pollDrainOutbound
-    /// While a direction waits for buffers: a poll for errors on its source socket (client for
-    /// inbound, upstream for outbound), since no receive is there to see a reset.
-    case watchClient
-    case watchUpstream
-    /// A read from /dev/zero that takes one idle buffer out of a pool's ring so its memory can
-    /// be released (slot: 0 main pool, 1 reserve).
+    /// A read from /dev/zero taking one idle buffer out of a pool's ring (pool: which).
     case bufferDrain
+    /// Receive from the client into the connection's scratch chunk: header detection, early
+    /// bytes, HTTP requests.
+    case peek
+    case connect
+    /// The connect's linked timeout.
+    case connectTimeout
+    /// Provided-buffer receive from a direction's source, send to its sink (copy mode).
+    case receive
+    case send
+    /// shutdown(SHUT_WR) of a direction's sink after its last byte (half-close).
+    case shutdown
+    /// While a direction waits for buffers: a poll for errors on its source.
+    case watch
+    /// Splice mode: source -> pipe, pipe -> sink, and the polls that wait for readiness.
+    case spliceFill
+    case spliceDrain
+    case pollFill
+    case pollDrain
 }
 
-/// user_data layout: operation (8 bits) | slot generation (24 bits) | slot index (32 bits).
-/// A completion whose generation differs from its slot's current one belongs to an earlier
-/// occupant of the slot and is dropped.
-struct UserData {
+/// Which way bytes flow: `inbound` is client -> upstream, `outbound` upstream -> client.
+enum Side: UInt8 {
+    case inbound = 0
+    case outbound = 1
+}
+
+/// The provided-buffer pool a receive picks from.
+enum Pool: UInt8 {
+    case main = 0
+    /// Small buffers for when slow readers hold the whole main pool.
+    case reserve = 1
+}
+
+/// A request's user_data: `verb` (6 bits) | `side` (1) | `pool` (1) | slot generation (24) |
+/// slot index (32). A completion whose generation differs from its slot's current one belongs to
+/// an earlier occupant of the slot and is dropped.
+struct UserData: Equatable {
+    var verb: Verb
+    var side: Side = .inbound
+    var pool: Pool = .main
+    var generation: UInt32 = 0
+    var slot: Int32
+
     static let generationMask: UInt32 = 0xFF_FFFF
 
     @inline(__always)
-    static func pack(_ operation: Operation, slot: Int32, generation: UInt32) -> UInt64 {
-        UInt64(operation.rawValue) << 56 | UInt64(generation & generationMask) << 32 | UInt64(UInt32(bitPattern: slot))
+    init(_ verb: Verb, slot: Int32, generation: UInt32 = 0, side: Side = .inbound, pool: Pool = .main) {
+        self.verb = verb
+        self.side = side
+        self.pool = pool
+        self.generation = generation & UserData.generationMask
+        self.slot = slot
+    }
+
+    /// nil for a value no request of ours carries (an unknown verb).
+    @inline(__always)
+    init?(packed value: UInt64) {
+        guard let verb = Verb(rawValue: UInt8(truncatingIfNeeded: value >> 58)) else { return nil }
+        self.verb = verb
+        side = value >> 57 & 1 == 0 ? .inbound : .outbound
+        pool = value >> 56 & 1 == 0 ? .main : .reserve
+        generation = UInt32(truncatingIfNeeded: value >> 32) & UserData.generationMask
+        slot = Int32(bitPattern: UInt32(truncatingIfNeeded: value))
     }
 
     @inline(__always)
-    static func operation(_ value: UInt64) -> Operation? { Operation(rawValue: UInt8(truncatingIfNeeded: value >> 56)) }
-
-    @inline(__always)
-    static func slot(_ value: UInt64) -> Int32 { Int32(bitPattern: UInt32(truncatingIfNeeded: value)) }
-
-    @inline(__always)
-    static func generation(_ value: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: value >> 32) & generationMask }
+    var packed: UInt64 {
+        UInt64(verb.rawValue) << 58 | UInt64(side.rawValue) << 57 | UInt64(pool.rawValue) << 56
+            | UInt64(generation & UserData.generationMask) << 32 | UInt64(UInt32(bitPattern: slot))
+    }
 }

@@ -1,5 +1,3 @@
-import CLiburing
-import Glibc
 import Synchronization
 import Uring
 
@@ -22,7 +20,7 @@ final class WorkerControl: Sendable {
     }
 
     let index: Int
-    let wakeDescriptor: Int32
+    private let wake: EventCounter
     let counters: CounterBlock
     private let command = Atomic<UInt8>(Command.run.rawValue)
     private let phaseValue = Atomic<UInt8>(Phase.starting.rawValue)
@@ -30,15 +28,12 @@ final class WorkerControl: Sendable {
 
     init(index: Int, services: Int) throws(Errno) {
         self.index = index
-        let descriptor = eventfd(0, Int32(EFD_CLOEXEC))
-        guard descriptor >= 0 else { throw Errno.current }
-        self.wakeDescriptor = descriptor
+        self.wake = try EventCounter()
         self.counters = CounterBlock(services: services)
     }
 
-    deinit {
-        close(wakeDescriptor)
-    }
+    /// The worker's ring reads this; `request` signals it.
+    var wakeDescriptor: Descriptor { wake.descriptor }
 
     var currentCommand: Command { Command(rawValue: command.load(ordering: .acquiring)) ?? .run }
 
@@ -51,8 +46,7 @@ final class WorkerControl: Sendable {
             if exchanged { break }
             current = original
         }
-        var one: UInt64 = 1
-        _ = write(wakeDescriptor, &one, 8)
+        wake.signal()
     }
 
     var phase: Phase { Phase(rawValue: phaseValue.load(ordering: .acquiring)) ?? .starting }

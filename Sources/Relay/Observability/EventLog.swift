@@ -108,7 +108,7 @@ struct EventLog: ~Copyable {
         let deadline = monotonicMilliseconds() + 1000
         flush()
         while hasPending && monotonicMilliseconds() < deadline {
-            var ready = pollfd(fd: output.descriptor, events: Int16(POLLOUT), revents: 0)
+            var ready = pollfd(fd: output.descriptor.rawValue, events: Int16(POLLOUT), revents: 0)
             _ = poll(&ready, 1, 50)
             flush()
         }

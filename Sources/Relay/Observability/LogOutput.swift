@@ -1,5 +1,4 @@
-import CLiburing
-import Glibc
+import Uring
 
 /// Where log lines go, opened so that a write never blocks: a reader that stops reading (a full
 /// pipe, a stalled journal, a terminal paused with Ctrl-S) must not stop a worker's ring.
@@ -9,28 +8,27 @@ import Glibc
 /// terminal is opened again through /proc/self/fd, which gives a description of our own; a
 /// socket takes MSG_DONTWAIT per send; a regular file never waits for a reader.
 struct LogOutput: Sendable {
-    let descriptor: Int32
+    let descriptor: Descriptor
     let isSocket: Bool
     /// The descriptor was opened here and must be closed by whoever opened the output.
     let owned: Bool
 
-    static func open(_ original: Int32) -> LogOutput {
-        var status = stat()
-        guard fstat(original, &status) == 0 else { return LogOutput(descriptor: original, isSocket: false, owned: false) }
-        switch status.st_mode & S_IFMT {
-        case S_IFSOCK:
+    static func open(_ original: Descriptor) -> LogOutput {
+        switch original.kind {
+        case .socket:
             return LogOutput(descriptor: original, isSocket: true, owned: false)
-        case S_IFIFO, S_IFCHR:
-            let reopened = Glibc.open("/proc/self/fd/\(original)", O_WRONLY | O_NONBLOCK | O_CLOEXEC)
-            if reopened >= 0 { return LogOutput(descriptor: reopened, isSocket: false, owned: true) }
+        case .pipe, .characterDevice:
+            if let reopened = try? original.reopenedNonBlocking() {
+                return LogOutput(descriptor: reopened, isSocket: false, owned: true)
+            }
             return LogOutput(descriptor: original, isSocket: false, owned: false)
-        default:
+        case .other:
             return LogOutput(descriptor: original, isSocket: false, owned: false)
         }
     }
 
     func closeIfOwned() {
-        if owned { Glibc.close(descriptor) }
+        if owned { descriptor.closeNow() }
     }
 
     enum WriteResult {
@@ -41,18 +39,14 @@ struct LogOutput: Sendable {
         case failed
     }
 
-    /// One write attempt, retried only on EINTR.
+    /// One write attempt (interrupted calls are retried).
     func write(_ bytes: UnsafeRawPointer, count: Int) -> WriteResult {
-        while true {
+        do {
             let written = isSocket
-                ? send(descriptor, bytes, count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
-                : Glibc.write(descriptor, bytes, count)
-            if written >= 0 { return .wrote(written) }
-            switch errno {
-            case EINTR: continue
-            case EAGAIN: return .wouldBlock
-            default: return .failed
-            }
+                ? try descriptor.sendWithoutWaiting(bytes, count: count) : try descriptor.write(bytes, count: count)
+            return .wrote(written)
+        } catch {
+            return error == .wouldBlock ? .wouldBlock : .failed
         }
     }
 }

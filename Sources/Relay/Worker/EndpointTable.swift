@@ -1,6 +1,5 @@
-import CLiburing
-import Glibc
 import ProxyProtocol
+import Uring
 
 /// Every upstream address of every service, grouped by target, in kernel form, at stable
 /// addresses: the kernel copies a connect's address when it takes the request, so a slot may be
@@ -23,9 +22,8 @@ struct EndpointTable: ~Copyable {
     private let serviceTargets: UnsafeMutablePointer<Int32>
     private let targets: UnsafeMutablePointer<TargetSlots>
     private let endpoints: UnsafeMutablePointer<IPEndpoint>
-    private let addresses: UnsafeMutablePointer<sockaddr_storage>
-    private let lengths: UnsafeMutablePointer<socklen_t>
-    private let timeouts: UnsafeMutablePointer<__kernel_timespec>
+    private let addresses: UnsafeMutablePointer<SocketAddress>
+    private let timeouts: UnsafeMutablePointer<Timeout>
     private let serviceCount: Int
     private let targetTotal: Int
     private let slotTotal: Int
@@ -52,12 +50,10 @@ struct EndpointTable: ~Copyable {
         endpoints = .allocate(capacity: max(slotTotal, 1))
         endpoints.initialize(repeating: IPEndpoint(address: .v4(.any), port: 0), count: max(slotTotal, 1))
         addresses = .allocate(capacity: max(slotTotal, 1))
-        lengths = .allocate(capacity: max(slotTotal, 1))
-        lengths.initialize(repeating: 0, count: max(slotTotal, 1))
+        addresses.initialize(repeating: SocketAddress(), count: max(slotTotal, 1))
         timeouts = .allocate(capacity: max(connectTimeouts.count, 1))
         for (index, timeout) in connectTimeouts.enumerated() {
-            let milliseconds = Int64(timeout.milliseconds)
-            timeouts[index] = __kernel_timespec(tv_sec: milliseconds / 1000, tv_nsec: milliseconds % 1000 * 1_000_000)
+            (timeouts + index).initialize(to: Timeout(milliseconds: timeout.milliseconds))
         }
         for (service, list) in services.enumerated() { replace(service: service, with: list) }
     }
@@ -68,7 +64,6 @@ struct EndpointTable: ~Copyable {
         endpoints.deinitialize(count: max(slotTotal, 1))
         endpoints.deallocate()
         addresses.deallocate()
-        lengths.deallocate()
         timeouts.deallocate()
     }
 
@@ -82,12 +77,11 @@ struct EndpointTable: ~Copyable {
         endpoints[Int(slots(service, target).first) + address]
     }
 
-    func address(service: Int, target: Int, address: Int) -> (UnsafePointer<sockaddr>, socklen_t) {
-        let slot = Int(slots(service, target).first) + address
-        return (UnsafeRawPointer(addresses + slot).assumingMemoryBound(to: sockaddr.self), lengths[slot])
+    func address(service: Int, target: Int, address: Int) -> UnsafePointer<SocketAddress> {
+        UnsafePointer(addresses + Int(slots(service, target).first) + address)
     }
 
-    func connectTimeout(service: Int) -> UnsafeMutablePointer<__kernel_timespec> {
+    func connectTimeout(service: Int) -> UnsafeMutablePointer<Timeout> {
         timeouts + service
     }
 
@@ -99,7 +93,7 @@ struct EndpointTable: ~Copyable {
             for (index, endpoint) in kept.enumerated() {
                 let slot = Int(target.pointee.first) + index
                 endpoints[slot] = endpoint
-                lengths[slot] = endpoint.write(to: self.addresses + slot)
+                self.addresses[slot] = endpoint.socketAddress
             }
             target.pointee.count = Int32(kept.count)
         }

@@ -1,37 +1,38 @@
-import CLiburing
 import Glibc
 import ProxyProtocol
 import RingwayConfig
 import Uring
 
+/// Listeners and new connections: multishot accepts, pauses (out of descriptors, at
+/// maxConnections), the places of limited services, and the drain.
 extension Worker {
     /// Pause after EMFILE/ENFILE/ENOMEM before trying again: long enough not to spin, short
     /// enough that a freed descriptor is used promptly.
-    static let acceptRetryMilliseconds: UInt64 = 100
+    static var acceptRetryMilliseconds: UInt64 { 100 }
 
     mutating func armAccept(_ listener: Int) {
-        let state = listeners[listener]
-        guard !state.armed, !state.closed, !draining else { return }
-        ring.prepareMultishotAccept(listener: state.socket, userData: UserData.pack(.accept, slot: Int32(listener), generation: 0))
+        guard listeners[listener].mayAccept, !draining else { return }
+        kernel.prepareMultishotAccept(listener: listeners[listener].socket, userData: UserData(.accept, slot: Int32(listener)))
         listeners[listener].armed = true
-        acceptsInFlight += 1
+        listeners.acceptsInFlight += 1
     }
 
-    var hasPausedListener: Bool {
-        listeners.contains { $0.retryAt != 0 || $0.atLimit }
+    func cancelAccept(_ listener: Int) {
+        kernel.prepareCancel(target: UserData(.accept, slot: Int32(listener)), userData: UserData(.cancel, slot: -1))
     }
 
     mutating func handleAccept(listener: Int, _ completion: Completion) {
         if !completion.hasMore {
             listeners[listener].armed = false
-            acceptsInFlight -= 1
-            if draining { closeListener(listener) }
+            listeners.acceptsInFlight -= 1
+            if draining { listeners.close(listener) }
         }
         let service = listeners[listener].service
-        if completion.result >= 0 {
-            acceptPauseLogged = false
-            openConnection(socket: completion.result, service: service)
-        } else if let error = completion.errno, error != .canceled {
+        switch completion.result {
+        case .success(let socket):
+            listeners.pauseLogged = false
+            openConnection(socket: Descriptor(rawValue: socket), service: service)
+        case .failure(let error) where error != .canceled:
             counters.add(.acceptErrors, service: service)
             switch error.rawValue {
             case EMFILE, ENFILE, ENOMEM, ENOBUFS:
@@ -39,49 +40,43 @@ extension Worker {
                 pauseAccepting(because: error)
             default:
                 // ECONNABORTED and friends concern one half-open connection only.
-                let name = services[Int(service)].config.name
+                let name = services[Int(service)].name
                 log.write(.debug) { line in
                     line.field("kind", "service")
                     line.field("service", name)
                     line.field("msg", "accept: \(error)")
                 }
             }
+        case .failure:
+            break
         }
-        if !listeners[listener].armed && listeners[listener].retryAt == 0 && !listeners[listener].atLimit {
-            armAccept(listener)
-        }
+        armAccept(listener)
     }
 
     /// Out of descriptors or memory: every listener of this worker waits a moment (the limits
     /// are process-wide), instead of accepting connections it could not serve. Logged once per
     /// episode, not once per retry.
     mutating func pauseAccepting(because error: Errno) {
-        let wasPaused = listeners.contains { $0.retryAt != 0 }
+        let wasPaused = listeners.states.contains { $0.retryAt != 0 }
         for index in listeners.indices where !listeners[index].closed {
             counters.add(.acceptPauses, service: listeners[index].service)
-            listeners[index].retryAt = now + Worker.acceptRetryMilliseconds
+            listeners[index].retryAt = now + Self.acceptRetryMilliseconds
             if listeners[index].armed { cancelAccept(index) }
         }
-        guard !wasPaused && !acceptPauseLogged else { return }
-        acceptPauseLogged = true
-        let worker = UInt64(control.index)
+        guard !wasPaused && !listeners.pauseLogged else { return }
+        listeners.pauseLogged = true
+        let worker = UInt64(settings.index)
         log.write(.warn) { line in
             line.field("kind", "worker")
             line.field("worker", worker)
-            line.field("msg", "accept paused: \(error); retrying every \(Worker.acceptRetryMilliseconds)ms until descriptors free up")
+            line.field("msg", "accept paused: \(error); retrying every \(Self.acceptRetryMilliseconds)ms until descriptors free up")
         }
-    }
-
-    func cancelAccept(_ listener: Int) {
-        ring.prepareCancel(
-            target: UserData.pack(.accept, slot: Int32(listener), generation: 0),
-            userData: UserData.pack(.cancel, slot: -1, generation: 0))
     }
 
     /// Starts queued connections for which places have freed up, then re-arms listeners whose
     /// retry time has come or whose service is below its limit with nobody queued.
     mutating func resumePausedListeners() {
-        for service in services.indices where services[service].config.maxConnections != nil {
+        for service in services.indices where services[service].maxConnections != nil {
             startQueuedConnections(service: UInt16(service))
         }
         guard !draining else { return }
@@ -90,13 +85,12 @@ extension Worker {
             if state.retryAt != 0 && now >= state.retryAt {
                 listeners[index].retryAt = 0
             }
-            if state.atLimit, let limit = services[Int(state.service)].config.maxConnections,
+            if state.atLimit, let limit = services[Int(state.service)].maxConnections,
                shared.activeConnections(Int(state.service)) < limit, limitQueues[Int(state.service)].count == 0
             {
                 listeners[index].atLimit = false
             }
-            let current = listeners[index]
-            if !current.armed && current.retryAt == 0 && !current.atLimit { armAccept(index) }
+            armAccept(index)
         }
     }
 
@@ -110,8 +104,8 @@ extension Worker {
             counters.add(.acceptPauses, service: service)
             if listeners[index].armed { cancelAccept(index) }
         }
-        guard paused, let limit = services[Int(service)].config.maxConnections else { return }
-        let (name, worker) = (services[Int(service)].config.name, UInt64(control.index))
+        guard paused, let limit = services[Int(service)].maxConnections else { return }
+        let (name, worker) = (services[Int(service)].name, UInt64(settings.index))
         log.write(.info) { line in
             line.field("kind", "service")
             line.field("service", name)
@@ -123,91 +117,88 @@ extension Worker {
     /// A new client connection: take a slot, and a place of its service, then start its first
     /// phase. Without a free place (another worker's connection took the last one between our
     /// accept and now) it waits queued, untouched, and the listeners pause.
-    mutating func openConnection(socket: Int32, service serviceIndex: UInt16) {
+    mutating func openConnection(socket: Descriptor, service serviceIndex: UInt16) {
         counters.add(.connectionsAccepted, service: serviceIndex)
-        guard let index = slab.allocate() else {
+        guard let slot = slab.allocate() else {
             // Only reachable when the descriptor limit was raised after start-up.
-            Glibc.close(socket)
+            kernel.closeNow(socket)
             counters.addClose(.noScratchMemory, service: serviceIndex)
             return
         }
-        let connection = slab[index]
+        let connection = slot.connection
         // From here on the slot owns the socket: every failure below must go through close().
-        connection.pointee.state = .accepted
+        connection.pointee.phase = .accepted
         connection.pointee.service = serviceIndex
         connection.pointee.clientSocket = socket
         connection.pointee.openedAt = monotonicNanoseconds()
         connection.pointee.lastActivity = now
         nextConnectionNumber += 1
-        connection.pointee.id = UInt64(control.index) << 48 | nextConnectionNumber & 0xFFFF_FFFF_FFFF
-        connection.pointee.peer = peerEndpoint(of: socket)
+        connection.pointee.id = UInt64(settings.index) << 48 | nextConnectionNumber & 0xFFFF_FFFF_FFFF
+        connection.pointee.peer = (try? kernel.peerAddress(of: socket)).flatMap(IPEndpoint.init)
         guard connection.pointee.peer != nil else {
             // The client reset between the kernel's accept and now, and its address went with
             // it. Trust checks, logs and outgoing headers all need it: nothing about this
             // connection can be believed, so it ends here.
-            close(index, reason: .peerUnknown)
+            close(slot, reason: .peerUnknown)
             return
         }
-        // Small writes (a PROXY header, an HTTP response) must not wait for Nagle.
-        setSocketOption(socket, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
-        logAccepted(index)
-        guard let limit = services[Int(serviceIndex)].config.maxConnections else {
+        kernel.disableNagle(socket)
+        logAccepted(slot)
+        guard let limit = services[Int(serviceIndex)].maxConnections else {
             shared.adjustActive(serviceIndex, by: 1)
             connection.pointee.holdsServicePlace = true
-            startConnection(index)
+            startConnection(slot)
             return
         }
         guard limitQueues[Int(serviceIndex)].count == 0, shared.tryAcquire(serviceIndex, limit: limit) else {
-            connection.pointee.state = .queued
-            limitQueues[Int(serviceIndex)].append(index, in: slab.slots)
+            connection.pointee.phase = .queued
+            limitQueues[Int(serviceIndex)].append(slot.index, in: slab.slots)
             pauseAtLimit(service: serviceIndex)
             return
         }
         connection.pointee.holdsServicePlace = true
         if shared.activeConnections(Int(serviceIndex)) >= limit { pauseAtLimit(service: serviceIndex) }
-        startConnection(index)
+        startConnection(slot)
     }
 
     /// Queued connections of `service`, oldest first, as long as places are free.
     private mutating func startQueuedConnections(service: UInt16) {
-        guard let limit = services[Int(service)].config.maxConnections else { return }
+        guard let limit = services[Int(service)].maxConnections else { return }
         while let index = limitQueues[Int(service)].first, shared.tryAcquire(service, limit: limit) {
             limitQueues[Int(service)].remove(index, in: slab.slots)
-            slab[index].pointee.holdsServicePlace = true
-            slab[index].pointee.state = .accepted
-            startConnection(index)
+            let slot = slab[index]
+            slot.connection.pointee.holdsServicePlace = true
+            slot.connection.pointee.phase = .accepted
+            startConnection(slot)
         }
     }
 
     /// The connection's first phase: the header peek, the upstream connect, or an answer.
-    private mutating func startConnection(_ index: Int32) {
-        let connection = slab[index]
-        let service = services[Int(connection.pointee.service)]
-        if service.needsScratch {
+    private mutating func startConnection(_ slot: Slot) {
+        let service = self.service(slot)
+        if service.pointee.needsScratch {
             guard let chunk = scratch.allocate() else {
-                close(index, reason: .noScratchMemory)
+                close(slot, reason: .noScratchMemory)
                 return
             }
-            connection.pointee.scratch = chunk
+            slot.connection.pointee.scratch = chunk
         }
-        switch service.config.kind {
+        if service.pointee.detector != nil {
+            startDetecting(slot)
+            return
+        }
+        switch service.pointee.kind {
         case .whoami, .metrics:
-            if service.detector != nil {
-                startDetecting(index, service: service)
-            } else {
-                startServing(index)
-            }
+            startServing(slot, header: nil, consumed: 0)
         case .forward:
-            if service.detector != nil {
-                startDetecting(index, service: service)
-            } else {
-                if service.config.sendProxy != nil {
-                    guard preparePreamble(index, header: nil, consumed: 0) else { return }
-                    // Early client bytes join the header in the first send when they arrive in time.
-                    armScratchReceive(index)
-                }
-                startConnect(index, firstAttempt: true)
+            var preamble = ByteRange()
+            if service.pointee.send != nil {
+                guard let laidOut = preparePreamble(slot, header: nil, consumed: 0) else { return }
+                preamble = laidOut
+                // Early client bytes join the header in the first send when they arrive in time.
+                armPeek(slot)
             }
+            startConnect(slot, preamble: preamble)
         }
     }
 
@@ -220,18 +211,16 @@ extension Worker {
             if listeners[index].armed { cancelAccept(index) }
             // Connections already queued in the backlog were accepted by the kernel on our
             // behalf: serve them rather than reset them when the socket closes.
-            let flags = fcntl(listeners[index].socket, F_GETFL)
-            _ = fcntl(listeners[index].socket, F_SETFL, flags | O_NONBLOCK)
-            while true {
-                let socket = accept4(listeners[index].socket, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
-                if socket < 0 { break }
-                openConnection(socket: socket, service: listeners[index].service)
+            if (try? kernel.setNonBlocking(listeners[index].socket)) != nil {
+                while let socket = kernel.acceptWaiting(on: listeners[index].socket) {
+                    openConnection(socket: socket, service: listeners[index].service)
+                }
             }
             // New clients get a prompt refusal instead of waiting in a backlog nobody serves.
             // A socket with an accept still in flight closes when its last completion arrives.
-            if !listeners[index].armed { closeListener(index) }
+            if !listeners[index].armed { listeners.close(index) }
         }
-        let (worker, open) = (UInt64(control.index), UInt64(slab.active))
+        let (worker, open) = (UInt64(settings.index), UInt64(slab.active))
         log.write(.info) { line in
             line.field("kind", "worker")
             line.field("worker", worker)
@@ -240,17 +229,10 @@ extension Worker {
         }
     }
 
-    mutating func closeListener(_ index: Int) {
-        guard !listeners[index].closed else { return }
-        Glibc.close(listeners[index].socket)
-        listeners[index].closed = true
-    }
-
     /// Closes every open connection (drain deadline, stop).
     mutating func closeAll(reason: CloseReason) {
-        for index in 0..<Int32(slab.highWater) {
-            let state = slab[index].pointee.state
-            if state != .free && state != .closing { close(index, reason: reason) }
+        for index in 0..<Int32(slab.highWater) where slab[index].connection.pointee.phase.isLive {
+            close(slab[index], reason: reason)
         }
     }
 }

@@ -3,178 +3,148 @@ import ProxyProtocol
 import RingwayConfig
 import Uring
 
+/// The closing phase and the end of a connection. close() does not cancel io_uring requests
+/// (they keep the file open and no FIN leaves), so every request still in flight on a
+/// connection's descriptors is cancelled first; the slot is released when the last completion
+/// arrives.
 extension Worker {
-    /// Ends a connection. close() does not cancel io_uring requests (they keep the file open and
-    /// no FIN leaves), so every request still in flight on its sockets is canceled first; the
-    /// slot is released when the last completion arrives.
+    /// How long a closing connection may wait for its requests before they are pushed harder.
+    static var closeStallMilliseconds: UInt64 { 2000 }
+
     mutating func close(
-        _ index: Int32, reason: CloseReason, errno: Int32 = 0, resetClient: Bool = false, resetUpstream: Bool = false
+        _ slot: Slot, reason: CloseReason, errno: Errno? = nil, resetClient: Bool = false, resetUpstream: Bool = false
     ) {
-        let connection = slab[index]
-        guard connection.pointee.state != .closing, connection.pointee.state != .free else { return }
-        timers.cancel(index, in: slab.slots)
-        if connection.pointee.state == .queued {
-            limitQueues[Int(connection.pointee.service)].remove(index, in: slab.slots)
+        let connection = slot.connection
+        guard connection.pointee.phase.isLive else { return }
+        timers.cancel(slot.index, in: slab.slots)
+        var closing = Closing(reason: reason, errno: errno)
+        switch connection.pointee.phase {
+        case .queued:
+            limitQueues[Int(connection.pointee.service)].remove(slot.index, in: slab.slots)
+        case .relaying(let relaying):
+            closing.pipes = relaying.pipes
+        case .serving(let serving):
+            closing.heapResponse = serving.heapResponse
+        default:
+            break
         }
-        for side in [Side.inbound, Side.outbound] where direction(connection, side).pointee.waitingForBuffers {
-            direction(connection, side).pointee.waitingForBuffers = false
-            bufferWaiters.remove(BufferWaitQueue.key(index, side), in: slab.slots)
+        for side in [Side.inbound, Side.outbound] where slot.direction(side).pointee.waitingForBuffers {
+            slot.direction(side).pointee.waitingForBuffers = false
+            pools.waiters.remove(BufferWaitQueue.key(slot.index, side), in: slab.slots)
         }
-        connection.pointee.closeReason = reason
-        connection.pointee.closeErrno = errno
-        if resetClient && connection.pointee.clientSocket >= 0 { armResetOnClose(connection.pointee.clientSocket) }
-        if resetUpstream && connection.pointee.upstreamSocket >= 0 { armResetOnClose(connection.pointee.upstreamSocket) }
-        connection.pointee.state = .closing
+        if resetClient && connection.pointee.clientSocket.isValid { kernel.resetOnClose(connection.pointee.clientSocket) }
+        if resetUpstream && connection.pointee.upstreamSocket.isValid { kernel.resetOnClose(connection.pointee.upstreamSocket) }
+        connection.pointee.phase = .closing(closing)
         guard connection.pointee.inflight > 0 else {
-            finishClosing(index)
+            finishClosing(slot)
             return
         }
-        cancelEverything(index)
+        cancelEverything(slot)
         // A request the cancel cannot reach would pin the slot and its descriptors for good;
-        // the watchdog below looks again if the slot is still closing then.
-        timers.schedule(index, deadline: now + Worker.closeStallMilliseconds, in: slab.slots)
+        // the watchdog looks again if the slot is still closing then.
+        timers.schedule(slot.index, deadline: now + Self.closeStallMilliseconds, in: slab.slots)
     }
 
-    /// How long a closing connection may wait for its requests before they are pushed harder.
-    static let closeStallMilliseconds: UInt64 = 2000
-
-    private mutating func cancelEverything(_ index: Int32) {
-        let connection = slab[index]
-        let cancelUserData = userData(.cancel, index)
-        forEachDescriptor(connection) { descriptor in
-            ring.prepareCancelAll(socket: descriptor, userData: cancelUserData)
-            connection.pointee.inflight += 1
+    private mutating func cancelEverything(_ slot: Slot) {
+        let cancel = slot.userData(.cancel)
+        forEachDescriptor(slot) { descriptor in
+            kernel.prepareCancelAll(descriptor: descriptor, userData: cancel)
+            slot.connection.pointee.inflight += 1
         }
     }
 
     /// A closing connection still has requests in flight after `closeStallMilliseconds`: cancel
     /// them again and shut its sockets down, which wakes any operation blocked on them inside
     /// the kernel, then check again later. Counted, and logged once per connection.
-    private mutating func closeStalled(_ index: Int32) {
-        let connection = slab[index]
+    mutating func closeStalled(_ slot: Slot, _ closing: Closing) {
+        let connection = slot.connection
         counters.add(.closeStalls, service: connection.pointee.service)
-        if !connection.pointee.closeStallLogged {
-            connection.pointee.closeStallLogged = true
-            let (fields, pending) = (logFields(index), UInt64(connection.pointee.inflight))
+        if !closing.stallLogged {
+            var logged = closing
+            logged.stallLogged = true
+            connection.pointee.phase = .closing(logged)
+            let (fields, pending) = (logFields(slot), UInt64(connection.pointee.inflight))
             log.write(.warn) { line in
                 fields.write(&line)
                 line.field("inflight", pending)
-                line.field("msg", "closing: requests still in flight after \(Worker.closeStallMilliseconds) ms; "
+                line.field("msg", "closing: requests still in flight after \(Self.closeStallMilliseconds) ms; "
                     + "cancelling them again and shutting the sockets down")
             }
         }
-        for socket in [connection.pointee.clientSocket, connection.pointee.upstreamSocket] where socket >= 0 {
-            _ = Glibc.shutdown(socket, Int32(SHUT_RDWR))
+        for socket in [connection.pointee.clientSocket, connection.pointee.upstreamSocket] where socket.isValid {
+            kernel.shutdownNow(socket)
         }
-        cancelEverything(index)
-        timers.schedule(index, deadline: now + Worker.closeStallMilliseconds, in: slab.slots)
+        cancelEverything(slot)
+        timers.schedule(slot.index, deadline: now + Self.closeStallMilliseconds, in: slab.slots)
     }
 
     /// Something this code does not expect happened to a connection: say what, and close it
     /// rather than guess what it should do next.
-    mutating func internalError(_ index: Int32, _ what: String) {
-        let fields = logFields(index)
+    mutating func internalError(_ slot: Slot, _ what: String) {
+        let fields = logFields(slot)
         log.write(.error) { line in
             fields.write(&line)
             line.field("msg", "internal error: \(what); closing the connection")
         }
-        close(index, reason: .internalError)
+        close(slot, reason: .internalError)
     }
 
     /// A direction delivered its last byte: pass the source's FIN on to the sink. When the other
     /// direction has already finished, closing the connection sends this FIN, so no separate
     /// shutdown is needed.
-    mutating func finishDirection(_ index: Int32, _ side: Side) {
-        let connection = slab[index]
-        direction(connection, side).pointee.sinkShutdown = true
+    mutating func finishDirection(_ slot: Slot, _ side: Side) {
+        let connection = slot.connection
+        slot.direction(side).pointee.sinkShutdown = true
         if connection.pointee.inbound.sinkShutdown && connection.pointee.outbound.sinkShutdown {
-            close(index, reason: .finished)
+            close(slot, reason: .finished)
             return
         }
-        ring.prepareShutdown(socket: sink(connection, side), how: Int32(SHUT_WR), userData: userData(.shutdown, index))
+        kernel.prepareShutdown(socket: slot.sink(side), userData: slot.userData(.shutdown, side))
         connection.pointee.inflight += 1
     }
 
     /// The connection's open descriptors: sockets, and pipes in splice mode.
-    @inline(__always)
-    func forEachDescriptor(_ connection: UnsafeMutablePointer<Connection>, _ body: (Int32) -> Void) {
-        if connection.pointee.clientSocket >= 0 { body(connection.pointee.clientSocket) }
-        if connection.pointee.upstreamSocket >= 0 { body(connection.pointee.upstreamSocket) }
-        if connection.pointee.inboundPipe.read >= 0 { body(connection.pointee.inboundPipe.read) }
-        if connection.pointee.inboundPipe.write >= 0 { body(connection.pointee.inboundPipe.write) }
-        if connection.pointee.outboundPipe.read >= 0 { body(connection.pointee.outboundPipe.read) }
-        if connection.pointee.outboundPipe.write >= 0 { body(connection.pointee.outboundPipe.write) }
+    private func forEachDescriptor(_ slot: Slot, _ body: (Descriptor) -> Void) {
+        let connection = slot.connection
+        if connection.pointee.clientSocket.isValid { body(connection.pointee.clientSocket) }
+        if connection.pointee.upstreamSocket.isValid { body(connection.pointee.upstreamSocket) }
+        let pipes: Pipes?
+        switch connection.pointee.phase {
+        case .relaying(let relaying): pipes = relaying.pipes
+        case .closing(let closing): pipes = closing.pipes
+        default: pipes = nil
+        }
+        if let pipes {
+            for descriptor in [pipes.inbound.read, pipes.inbound.write, pipes.outbound.read, pipes.outbound.write] {
+                body(descriptor)
+            }
+        }
     }
 
     /// Every request has completed: give back buffers and memory, close the descriptors, log,
     /// and free the slot.
-    mutating func finishClosing(_ index: Int32) {
-        let connection = slab[index]
-        timers.cancel(index, in: slab.slots)
+    mutating func finishClosing(_ slot: Slot) {
+        let connection = slot.connection
+        guard case .closing(let closing) = connection.pointee.phase else { return }
+        timers.cancel(slot.index, in: slab.slots)
         for side in [Side.inbound, Side.outbound] {
-            let flow = direction(connection, side)
+            let flow = slot.direction(side)
             while !flow.pointee.isEmpty {
                 let item = flow.pointee.removeFirst()
-                if item.buffer != PendingSend.scratch { recycle(item.buffer) }
+                if item.buffer != PendingSend.scratch { pools.recycle(item.buffer) }
             }
         }
         if connection.pointee.scratch >= 0 { scratch.free(connection.pointee.scratch) }
-        connection.pointee.heapResponse?.deallocate()
+        closing.heapResponse?.deallocate()
         // Counted before the sockets close: a peer that sees the FIN or RST sees the count.
         let service = connection.pointee.service
         counters.add(.connectionsClosed, service: service)
-        counters.addClose(connection.pointee.closeReason, service: service)
+        counters.addClose(closing.reason, service: service)
         if connection.pointee.holdsServicePlace { shared.adjustActive(service, by: -1) }
         // On the ring: the closes leave with the next submit, batched with everything else.
-        let closeUserData = UserData.pack(.closeDescriptor, slot: -1, generation: 0)
-        forEachDescriptor(connection) { descriptor in ring.prepareClose(fileDescriptor: descriptor, userData: closeUserData) }
-        logClose(index)
-        slab.free(index)
+        let closeUserData = UserData(.closeDescriptor, slot: -1)
+        forEachDescriptor(slot) { descriptor in kernel.prepareClose(descriptor: descriptor, userData: closeUserData) }
+        logClose(slot, closing)
+        slab.free(slot.index)
     }
-
-    // MARK: - Timers
-
-    mutating func expireTimers() {
-        var index = timers.expire(nowMilliseconds: now, in: slab.slots)
-        while index >= 0 {
-            let next = slab[index].pointee.timerNext
-            slab[index].pointee.timerNext = -1
-            timerFired(index)
-            index = next
-        }
-    }
-
-    private mutating func timerFired(_ index: Int32) {
-        let connection = slab[index]
-        switch connection.pointee.state {
-        case .detecting:
-            headerTimedOut(index)
-        case .serving:
-            servingTimerFired(index)
-        case .relaying:
-            let idle = services[Int(connection.pointee.service)].idleTimeoutMilliseconds
-            guard idle > 0 else { return }
-            let deadline = connection.pointee.lastActivity + idle
-            if now >= deadline {
-                close(index, reason: .idleTimeout)
-            } else {
-                timers.schedule(index, deadline: deadline, in: slab.slots)
-            }
-        case .closing:
-            closeStalled(index)
-        case .accepted, .queued, .connecting, .free:
-            break
-        }
-    }
-}
-
-func hex(_ bytes: [UInt8]) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var text: [UInt8] = []
-    text.reserveCapacity(bytes.count * 2)
-    for byte in bytes {
-        text.append(digits[Int(byte >> 4)])
-        text.append(digits[Int(byte & 0xF)])
-    }
-    return String(decoding: text, as: UTF8.self)
 }

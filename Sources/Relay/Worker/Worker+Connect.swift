@@ -1,109 +1,94 @@
-import CLiburing
 import Glibc
 import ProxyProtocol
 import Uring
 
+/// The connecting phase: a socket to the next upstream address, a connect on the ring bounded by
+/// a linked timeout, and on success the move to relaying with the preamble first.
 extension Worker {
-    /// Opens a socket to the next upstream address and connects it on the ring, bounded by the
-    /// service's connect timeout. Connections start at the next target in turn (round robin per
-    /// worker); a failure tries the target's next address, then the next target, until every
-    /// target was tried once. `lastError` is the failure that led here, for the final close.
-    mutating func startConnect(_ index: Int32, firstAttempt: Bool, lastError: Int32 = 0) {
-        let connection = slab[index]
-        let serviceIndex = Int(connection.pointee.service)
+    /// Connections start at the next target in turn (round robin per worker); a failure tries the
+    /// target's next address, then the next target, until every target was tried once.
+    mutating func startConnect(_ slot: Slot, preamble: ByteRange) {
+        let serviceIndex = Int(slot.connection.pointee.service)
         let targetCount = endpoints.targetCount(service: serviceIndex)
-        if firstAttempt {
-            connection.pointee.target = roundRobin[serviceIndex] % UInt32(max(targetCount, 1))
-            roundRobin[serviceIndex] &+= 1
-            connection.pointee.targetAddress = 0
-            connection.pointee.targetsTried = 0
-        }
+        var connecting = Connecting(preamble: preamble)
+        connecting.target = roundRobin[serviceIndex] % UInt32(max(targetCount, 1))
+        roundRobin[serviceIndex] &+= 1
+        attemptConnect(slot, connecting, lastError: nil)
+    }
+
+    /// Connects to `connecting`'s current address, or the next one that has any; closes the
+    /// client when every target was tried (`lastError` is the failure that led here).
+    private mutating func attemptConnect(_ slot: Slot, _ attempt: Connecting, lastError: Errno?) {
+        let serviceIndex = Int(slot.connection.pointee.service)
+        let targetCount = endpoints.targetCount(service: serviceIndex)
+        var connecting = attempt
         // Past a target's last address (or one that has none now): the next target.
-        while Int(connection.pointee.targetsTried) < targetCount,
-            Int(connection.pointee.targetAddress)
-                >= endpoints.addressCount(service: serviceIndex, target: Int(connection.pointee.target))
+        while Int(connecting.targetsTried) < targetCount,
+            Int(connecting.address) >= endpoints.addressCount(service: serviceIndex, target: Int(connecting.target))
         {
-            connection.pointee.target = (connection.pointee.target + 1) % UInt32(targetCount)
-            connection.pointee.targetAddress = 0
-            connection.pointee.targetsTried += 1
+            connecting.target = (connecting.target + 1) % UInt32(targetCount)
+            connecting.address = 0
+            connecting.targetsTried += 1
         }
-        guard Int(connection.pointee.targetsTried) < targetCount else {
-            close(index, reason: .upstreamUnavailable, errno: lastError)
+        guard Int(connecting.targetsTried) < targetCount else {
+            close(slot, reason: .upstreamUnavailable, errno: lastError)
             return
         }
-        let (target, address) = (Int(connection.pointee.target), Int(connection.pointee.targetAddress))
+        let (target, address) = (Int(connecting.target), Int(connecting.address))
         let endpoint = endpoints.endpoint(service: serviceIndex, target: target, address: address)
-        let socket = Glibc.socket(endpoint.family, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        guard socket >= 0 else {
-            let error = Errno.current
-            logUpstreamFailure(index, endpoint: endpoint, error: error, timedOut: false)
-            close(index, reason: .upstreamUnavailable, errno: error.rawValue)
+        let socket: Descriptor
+        do {
+            socket = try kernel.openSocket(family: endpoint.family)
+        } catch {
+            logUpstreamFailure(slot, endpoint: endpoint, error: error, timedOut: false)
+            close(slot, reason: .upstreamUnavailable, errno: error)
             if error == .tooManyOpenFiles || error == .tooManyOpenFilesInSystem { pauseAccepting(because: error) }
             return
         }
-        setSocketOption(socket, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
-        connection.pointee.upstreamSocket = socket
-        connection.pointee.state = .connecting
-        let (sockaddr, length) = endpoints.address(service: serviceIndex, target: target, address: address)
-        ring.prepareConnect(
-            socket: socket, address: sockaddr, addressLength: length, userData: userData(.connect, index),
-            timeout: endpoints.connectTimeout(service: serviceIndex),
-            timeoutUserData: userData(.connectTimeout, index))
-        connection.pointee.inflight += 2
+        kernel.disableNagle(socket)
+        slot.connection.pointee.upstreamSocket = socket
+        slot.connection.pointee.phase = .connecting(connecting)
+        kernel.prepareConnect(
+            socket: socket, address: endpoints.address(service: serviceIndex, target: target, address: address),
+            timeout: endpoints.connectTimeout(service: serviceIndex), userData: slot.userData(.connect),
+            timeoutUserData: slot.userData(.connectTimeout))
+        slot.connection.pointee.inflight += 2
     }
 
-    /// The linked timeout's own completion. When it fired, the connect completes with
-    /// -ECANCELED and is handled there; nothing to do here either way.
-    mutating func handleConnectTimeout(_ index: Int32, _ completion: Completion) {}
-
-    mutating func handleConnect(_ index: Int32, _ completion: Completion) {
-        let connection = slab[index]
-        let service = services[Int(connection.pointee.service)]
-        let serviceIndex = Int(service.index)
+    mutating func connectCompleted(_ slot: Slot, _ connecting: Connecting, _ completion: Completion) {
+        let connection = slot.connection
+        let serviceIndex = Int(connection.pointee.service)
         // The slot is within the target's run even if a refresh has rewritten it since.
-        let endpoint = endpoints.endpoint(
-            service: serviceIndex, target: Int(connection.pointee.target), address: Int(connection.pointee.targetAddress))
-        guard completion.result == 0 else {
-            let error = Errno(rawValue: -completion.result)
+        let endpoint = endpoints.endpoint(service: serviceIndex, target: Int(connecting.target), address: Int(connecting.address))
+        if case .failure(let error) = completion.result {
             // Outside closing, only the linked timeout cancels a connect.
             let timedOut = error == .canceled
             counters.add(.upstreamConnectFailures, service: connection.pointee.service)
             if timedOut { counters.add(.upstreamConnectTimeouts, service: connection.pointee.service) }
-            logUpstreamFailure(index, endpoint: endpoint, error: error, timedOut: timedOut)
-            Glibc.close(connection.pointee.upstreamSocket)
-            connection.pointee.upstreamSocket = -1
+            logUpstreamFailure(slot, endpoint: endpoint, error: error, timedOut: timedOut)
+            kernel.closeNow(connection.pointee.upstreamSocket)
+            connection.pointee.upstreamSocket = .none
             refresher.requestRefresh(service: serviceIndex)
-            connection.pointee.targetAddress += 1
-            startConnect(index, firstAttempt: false, lastError: timedOut ? ETIMEDOUT : error.rawValue)
+            var next = connecting
+            next.address += 1
+            attemptConnect(slot, next, lastError: timedOut ? Errno(rawValue: ETIMEDOUT) : error)
             return
         }
-        connection.pointee.state = .relaying
         connection.pointee.lastActivity = now
-        logConnected(index, to: endpoint)
-        if service.config.splice {
-            startSplicing(index)
+        logConnected(slot, to: endpoint)
+        if service(slot).pointee.splice {
+            startSplicing(slot, preamble: connecting.preamble)
         } else {
-            if connection.pointee.preambleEnd > connection.pointee.preambleStart {
-                connection.pointee.inbound.enqueue(PendingSend(
-                    buffer: PendingSend.scratch, start: connection.pointee.preambleStart, end: connection.pointee.preambleEnd))
-                startSend(index, .inbound)
-            } else {
-                releaseScratchIfUnused(index)
-            }
-            if connection.pointee.inbound.sourceClosed {
-                finishDirectionIfDrained(index, .inbound)
-            } else if !connection.pointee.scratchReceiveArmed {
-                armReceive(index, .inbound)
-            }
-            armReceive(index, .outbound)
+            startCopying(slot, preamble: connecting.preamble)
         }
-        if service.idleTimeoutMilliseconds > 0 && slab[index].pointee.state == .relaying {
-            timers.schedule(index, deadline: now + service.idleTimeoutMilliseconds, in: slab.slots)
+        let idle = service(slot).pointee.idleTimeoutMilliseconds
+        if idle > 0, case .relaying = connection.pointee.phase {
+            timers.schedule(slot.index, deadline: now + idle, in: slab.slots)
         }
     }
 
-    private mutating func logUpstreamFailure(_ index: Int32, endpoint: IPEndpoint, error: Errno, timedOut: Bool) {
-        let fields = logFields(index)
+    private mutating func logUpstreamFailure(_ slot: Slot, endpoint: IPEndpoint, error: Errno, timedOut: Bool) {
+        let fields = logFields(slot)
         log.write(.warn) { line in
             fields.write(&line)
             line.field("dst", endpoint)

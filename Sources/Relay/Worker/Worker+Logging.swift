@@ -10,31 +10,31 @@ import Uring
 extension Worker {
     /// The fields on every line about a connection, copied out of the worker so that writing
     /// the line does not overlap an access to it.
-    func logFields(_ index: Int32) -> ConnectionLogFields {
-        let connection = slab[index]
-        let service = services[Int(connection.pointee.service)]
-        var local = service.config.listen.description
-        if service.wildcardListener, let endpoint = localEndpoint(of: connection.pointee.clientSocket) {
+    func logFields(_ slot: Slot) -> ConnectionLogFields {
+        let connection = slot.connection
+        let service = self.service(slot)
+        var local = service.pointee.listenText
+        if service.pointee.wildcardListener, let endpoint = localEndpoint(slot) {
             local = endpoint.description
         }
         return ConnectionLogFields(
-            service: service.config.name, handler: service.config.kind.rawValue,
+            service: service.pointee.name, handler: service.pointee.kind.rawValue,
             client: connection.pointee.client, remote: connection.pointee.peer, local: local,
-            sid: hex(uniqueID(of: index)))
+            sid: hex(uniqueID(slot)))
     }
 
-    mutating func logAccepted(_ index: Int32) {
+    mutating func logAccepted(_ slot: Slot) {
         guard log.enabled(.debug) else { return }
-        let fields = logFields(index)
+        let fields = logFields(slot)
         log.write(.debug) { line in
             fields.write(&line)
             line.field("msg", "\(fields.remoteText) <> \(fields.local)")
         }
     }
 
-    mutating func logConnected(_ index: Int32, to endpoint: IPEndpoint) {
+    mutating func logConnected(_ slot: Slot, to endpoint: IPEndpoint) {
         guard log.enabled(.info) else { return }
-        let fields = logFields(index)
+        let fields = logFields(slot)
         log.write(.info) { line in
             fields.write(&line)
             line.field("dst", endpoint)
@@ -42,18 +42,18 @@ extension Worker {
         }
     }
 
-    mutating func logClose(_ index: Int32) {
-        let connection = slab[index]
-        let reason = connection.pointee.closeReason
+    mutating func logClose(_ slot: Slot, _ closing: Closing) {
+        let connection = slot.connection
+        let reason = closing.reason
         // A scrape every few seconds would fill the log: the metrics endpoint's ends are debug.
-        let scrape = reason == .finished && services[Int(connection.pointee.service)].config.kind == .metrics
+        let scrape = reason == .finished && service(slot).pointee.kind == .metrics
         let level = scrape ? .debug : reason.logLevel
         guard log.enabled(level) else { return }
-        let fields = logFields(index)
+        let fields = logFields(slot)
         let elapsed = monotonicNanoseconds() - connection.pointee.openedAt
         var message = "\(fields.remoteText) >< \(fields.local)"
         if reason != .finished { message += ": \(reason.message)" }
-        if connection.pointee.closeErrno != 0 { message += " (\(Errno(rawValue: connection.pointee.closeErrno)))" }
+        if let error = closing.errno { message += " (\(error))" }
         let (input, output) = (connection.pointee.inbound.bytes, connection.pointee.outbound.bytes)
         log.write(level) { line in
             fields.write(&line)

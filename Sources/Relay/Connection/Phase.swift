@@ -1,0 +1,92 @@
+import Uring
+
+/// Where a connection is in its life. Each case carries what only that phase needs, as plain
+/// data (the slab holds it without ARC); what every phase needs stays in `Connection` itself.
+///
+///     accepted ─┬─> detecting ─┬─> connecting ──> relaying ─┐
+///               │              └─> serving ─────────────────┤
+///               ├─> connecting / serving (no PROXY header)  ├─> closing ──> free
+///               └─> queued (maxConnections) ─> accepted     │
+///     any phase ────────────────────────────────────────────┘
+enum Phase {
+    /// The slot is empty.
+    case free
+    /// Taken by a new client; its first phase has not started yet.
+    case accepted
+    /// Accepted while its service was at maxConnections (another worker took the last place
+    /// between our accept and now): held, untouched, until a place frees up.
+    case queued
+    /// Reading the client's first bytes until the PROXY detector decides.
+    case detecting
+    /// An upstream connect is in flight.
+    case connecting(Connecting)
+    /// Both sockets open, bytes moving both ways.
+    case relaying(Relaying)
+    /// A built-in HTTP service (whoami, metrics) is reading requests and answering them.
+    case serving(Serving)
+    /// Requests are being cancelled; the slot is freed when the last completion arrives.
+    case closing(Closing)
+
+    var isLive: Bool {
+        switch self {
+        case .free, .closing: return false
+        default: return true
+        }
+    }
+}
+
+/// Bytes `start ..< end` of the connection's scratch chunk (or of a heap response).
+struct ByteRange {
+    var start: UInt32 = 0
+    var end: UInt32 = 0
+
+    var isEmpty: Bool { start >= end }
+    var count: Int { Int(end) - Int(start) }
+}
+
+struct Connecting {
+    /// The upstream being tried: a target of the service, one of its addresses, and how many
+    /// targets were tried (each once, its addresses in order).
+    var target: UInt32 = 0
+    var address: UInt32 = 0
+    var targetsTried: UInt32 = 0
+    /// The first send upstream, laid out in the scratch chunk: the outgoing PROXY header and the
+    /// client bytes received so far.
+    var preamble = ByteRange()
+}
+
+struct Relaying {
+    /// Splice mode: one pipe per direction. Copy mode: nil.
+    var pipes: Pipes?
+}
+
+struct Pipes {
+    var inbound: (read: Descriptor, write: Descriptor)
+    var outbound: (read: Descriptor, write: Descriptor)
+
+    func of(_ side: Side) -> (read: Descriptor, write: Descriptor) { side == .inbound ? inbound : outbound }
+}
+
+struct Serving {
+    /// Bytes of the request being answered (head and body), 0 while none is complete.
+    var requestLength: UInt32 = 0
+    /// When the request being read must be complete (coarse ms); 0 while none is being read.
+    var requestDeadline: UInt64 = 0
+    /// The unsent part of the response: in the scratch chunk, or in `heapResponse` when larger.
+    var response = ByteRange()
+    var heapResponse: UnsafeMutableRawPointer? = nil
+    /// Once the response is out: close (with this reason) instead of reading the next request.
+    var closeAfterResponse: CloseReason? = nil
+    /// Length of the text about the received PROXY header, kept in the chunk for every response.
+    var notesLength: UInt16 = 0
+}
+
+struct Closing {
+    var reason: CloseReason
+    var errno: Errno?
+    /// Resources of the phase that ended, released with the slot.
+    var pipes: Pipes?
+    var heapResponse: UnsafeMutableRawPointer?
+    /// The close watchdog already logged this connection.
+    var stallLogged = false
+}

@@ -1,0 +1,77 @@
+import Uring
+
+extension Worker where K == RingKernel {
+    /// The event loop: submit, wait, handle a batch of completions, then the per-turn work;
+    /// until a drain has finished or a stop was requested and every request has completed.
+    mutating func run() throws(Errno) {
+        armWake()
+        for index in listeners.indices { armAccept(index) }
+        control.enter(.running)
+        while true {
+            pools.publish()
+            // Timers tick every 10 ms while any are pending (log lines waiting for the output
+            // are retried on the same beat); otherwise only completions (or the wake eventfd)
+            // end the wait, with a slow heartbeat as a safety net.
+            let busy = timers.count > 0 || listeners.anyPaused || log.hasPending
+            try kernel.ring.submitAndWait(timeoutNanoseconds: busy ? 10_000_000 : 500_000_000)
+            now = monotonicMilliseconds()
+            if refresher.hasNames { adoptRefreshedEndpoints() }
+            while true {
+                let count = kernel.ring.reapCompletions(into: completions)
+                if count == 0 { break }
+                for index in 0..<count { handle(completions[index]) }
+            }
+            endTurn()
+            if draining {
+                if now >= drainDeadline { closeAll(reason: .draining) }
+                // The wake read may still be armed; tearing the ring down cancels it.
+                if slab.active == 0 && listeners.acceptsInFlight == 0 { break }
+            }
+            log.flush()
+        }
+        // Closes of the last connections are prepared but not yet submitted.
+        _ = try? kernel.ring.submit()
+        log.flushBeforeExit()
+    }
+}
+
+extension Worker {
+    /// After a batch of completions: timers, waiting receives, paused listeners, memory, gauges.
+    mutating func endTurn() {
+        expireTimers()
+        serveBufferWaiters()
+        resumePausedListeners()
+        pools.trim(now: now, kernel: kernel, zeroDevice: zeroDevice)
+        publishGauges()
+    }
+
+    func publishGauges() {
+        counters.set(.buffersInUse, service: 0, UInt64(pools.held))
+        counters.set(.buffersProvisioned, service: 0, UInt64(pools.main.circulating))
+        counters.set(.bufferMemoryBytes, service: 0, UInt64(pools.circulatingBytes))
+        counters.set(.logLinesDropped, service: 0, log.droppedLines)
+    }
+
+    /// Copies in the addresses the refresher found, at a moment when no prepared connect still
+    /// points into the table.
+    mutating func adoptRefreshedEndpoints() {
+        guard refresher.version != endpointVersion, kernel.unsubmittedCount == 0 else { return }
+        let (version, current) = refresher.snapshot()
+        for (service, list) in current.enumerated() { endpoints.replace(service: service, with: list) }
+        endpointVersion = version
+    }
+
+    func armWake() {
+        kernel.prepareRead(descriptor: control.wakeDescriptor, into: wakeBuffer, length: 8, userData: UserData(.wake, slot: 0))
+    }
+
+    /// The engine signalled the eventfd: a drain or stop was requested.
+    mutating func handleWake() {
+        switch control.currentCommand {
+        case .run: break
+        case .drain: beginDrain(deadline: now + settings.drainTimeoutMilliseconds)
+        case .stop: beginDrain(deadline: now)
+        }
+        armWake()
+    }
+}

@@ -1,0 +1,34 @@
+/// One timer per connection, on the worker's wheel: what it means depends on the phase.
+extension Worker {
+    mutating func expireTimers() {
+        var index = timers.expire(nowMilliseconds: now, in: slab.slots)
+        while index >= 0 {
+            let next = slab[index].connection.pointee.timerNext
+            slab[index].connection.pointee.timerNext = -1
+            timerFired(slab[index])
+            index = next
+        }
+    }
+
+    private mutating func timerFired(_ slot: Slot) {
+        switch slot.connection.pointee.phase {
+        case .detecting:
+            headerTimedOut(slot)
+        case .serving(let serving):
+            servingTimerFired(slot, serving)
+        case .relaying:
+            let idle = service(slot).pointee.idleTimeoutMilliseconds
+            guard idle > 0 else { return }
+            let deadline = slot.connection.pointee.lastActivity + idle
+            if now >= deadline {
+                close(slot, reason: .idleTimeout)
+            } else {
+                timers.schedule(slot.index, deadline: deadline, in: slab.slots)
+            }
+        case .closing(let closing):
+            closeStalled(slot, closing)
+        case .free, .accepted, .queued, .connecting:
+            break
+        }
+    }
+}

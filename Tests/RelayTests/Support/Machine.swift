@@ -1,0 +1,163 @@
+import Glibc
+import ProxyProtocol
+@testable import Relay
+import RingwayConfig
+import Testing
+import Uring
+
+/// A worker on a scripted kernel: the test plays the kernel, handing the worker completions for
+/// the requests it prepared, and reads the state machine's moves off the requests and counters.
+final class Machine {
+    let kernel = ScriptedKernel()
+    var worker: Worker<ScriptedKernel>
+    private let control: WorkerControl
+    private let metrics: MetricsSource
+    private let refresher: TargetRefresher
+    private let logSink: Descriptor
+    let listeners: [Descriptor]
+    /// Requests prepared and not yet completed by the test, oldest first.
+    private(set) var pending: [ScriptedKernel.Request] = []
+
+    init(_ services: [ServiceConfig], bufferCount: Int = 8, bufferSize: Int = 4096, buffersPerDirection: Int = 2) throws {
+        var options = EngineOptions(
+            workers: 1, logLevel: .debug, bufferCount: bufferCount, bufferSize: bufferSize,
+            buffersPerDirection: buffersPerDirection)
+        logSink = Descriptor(rawValue: open("/dev/null", O_WRONLY | O_CLOEXEC))
+        options.logDescriptor = logSink.rawValue
+        control = try WorkerControl(index: 0, services: services.count)
+        let shared = SharedServiceState(count: services.count)
+        metrics = MetricsSource(serviceNames: services.map(\.name), shared: shared)
+        metrics.attach([control])
+        let output = LogOutput.open(logSink)
+        refresher = try TargetRefresher(services: services, options: options, logOutput: output)
+        let kernel = self.kernel
+        listeners = services.map { _ in kernel.newDescriptor() }
+        let setup = WorkerSetup(
+            control: control, shared: shared, metrics: metrics, services: services, listenSockets: listeners,
+            options: options, processStart: 0x1122_3344_5566_7788, refresher: refresher, logOutput: output,
+            bufferPlan: try BufferPlan(memoryLimit: 64 << 20, workers: 1, bufferCount: bufferCount, bufferSize: bufferSize))
+        worker = try Worker(setup, kernel: kernel)
+        for index in listeners.indices { worker.armAccept(index) }
+        collect()
+    }
+
+    deinit {
+        logSink.closeNow()
+        control.counters.deallocate()
+    }
+
+    /// Moves what the worker prepared into `pending`.
+    func collect() {
+        pending += kernel.take()
+    }
+
+    /// The oldest pending request with `verb` (and `side`, for per-direction verbs); removed.
+    func take(_ verb: Verb, _ side: Side? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws -> ScriptedKernel.Request {
+        collect()
+        guard let index = pending.firstIndex(where: { $0.userData.verb == verb && (side == nil || $0.userData.side == side) })
+        else {
+            Issue.record("no pending \(verb) \(side.map { "\($0)" } ?? ""); pending: \(pending)", sourceLocation: sourceLocation)
+            throw MachineError.missingRequest
+        }
+        return pending.remove(at: index)
+    }
+
+    /// Whether a request with `verb` (and `side`) is pending.
+    func has(_ verb: Verb, _ side: Side? = nil) -> Bool {
+        collect()
+        return pending.contains { $0.userData.verb == verb && (side == nil || $0.userData.side == side) }
+    }
+
+    func count(_ verb: Verb) -> Int {
+        collect()
+        return pending.filter { $0.userData.verb == verb }.count
+    }
+
+    /// Hands the worker the completion of `request`.
+    func complete(_ request: ScriptedKernel.Request, _ result: Result<Int32, Errno>, buffer: UInt16? = nil, more: Bool = false) {
+        worker.handle(Completion(userData: request.userData.packed, result: result, buffer: buffer, more: more))
+        collect()
+    }
+
+    /// Completes the oldest pending `verb` request.
+    func complete(_ verb: Verb, _ side: Side? = nil, _ result: Result<Int32, Errno>, buffer: UInt16? = nil) throws {
+        complete(try take(verb, side), result, buffer: buffer)
+    }
+
+    /// A client connects from `peer` (nil: its address is already gone); returns its socket.
+    @discardableResult
+    func accept(from peer: IPEndpoint? = IPEndpoint(address: .v4(.loopback), port: 40000)) throws -> Descriptor {
+        let socket = kernel.newDescriptor()
+        if let peer { kernel.peers[socket.rawValue] = peer }
+        let accept = pending.first { $0.userData.verb == .accept } ?? ScriptedKernel.Request(
+            userData: UserData(.accept, slot: 0), descriptor: listeners[0])
+        worker.handle(Completion(userData: accept.userData.packed, result: .success(socket.rawValue), more: true))
+        collect()
+        return socket
+    }
+
+    /// A receive into a provided buffer of the main pool completes with `bytes`, written where
+    /// the kernel would have written them.
+    func receive(_ side: Side, _ bytes: [UInt8], buffer id: UInt16) throws {
+        let request = try take(.receive, side)
+        let memory = worker.pools.main.buffer(id)
+        bytes.withUnsafeBytes { memory.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        complete(request, .success(Int32(bytes.count)), buffer: id)
+    }
+
+    /// A peek (receive into the scratch chunk) completes with `bytes`.
+    func peek(_ bytes: [UInt8]) throws {
+        let request = try take(.peek)
+        guard let into = request.into, request.length >= bytes.count else {
+            Issue.record("the peek offers \(request.length) bytes, \(bytes.count) arrived")
+            return
+        }
+        bytes.withUnsafeBytes { into.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        complete(request, .success(Int32(bytes.count)))
+    }
+
+    /// Completes every pending request whose verb is in `verbs` with -ECANCELED (cancels: their
+    /// count), as the kernel does when a connection is torn down.
+    func cancelPending(_ verbs: Set<Verb>) {
+        collect()
+        let cancelled = pending.filter { verbs.contains($0.userData.verb) }
+        pending.removeAll { verbs.contains($0.userData.verb) }
+        for request in cancelled {
+            complete(request, request.userData.verb == .cancel ? .success(1) : .failure(.canceled))
+        }
+    }
+
+    /// The end of a loop turn at time `now` (ms).
+    func endTurn(at now: UInt64? = nil) {
+        if let now { worker.now = now }
+        worker.endTurn()
+        collect()
+    }
+
+    /// A counter of service 0.
+    func counter(_ counter: Counter, service: Int = 0) -> UInt64 { metrics.total(counter, service: service) }
+
+    func closes(_ reason: CloseReason, service: Int = 0) -> UInt64 {
+        metrics.total(slot: CounterBlock.closeReasonBase + Int(reason.rawValue), service: service)
+    }
+
+    /// The phase of slot 0 (the first connection), for checks.
+    var firstPhase: String { worker.slab[0].connection.pointee.phase.name }
+    var active: Int { worker.slab.active }
+}
+
+enum MachineError: Error {
+    case missingRequest
+}
+
+/// A forwarding service for the scripted kernel: one target, 10.0.0.2:80.
+func scriptedService(
+    receive: ProxyReceiveConfig? = nil, send: ProxySendConfig? = nil, splice: Bool = false,
+    idleTimeout: Duration = .seconds(60), kind: ServiceConfig.Kind = .forward
+) -> ServiceConfig {
+    let target = TargetAddress(host: "10.0.0.2", port: 80, resolved: [IPEndpoint(address: IPAddress("10.0.0.2")!, port: 80)])
+    return ServiceConfig(
+        name: "service-0", kind: kind, listen: ListenAddress(host: .v4(.loopback), port: 8080),
+        targets: kind == .forward ? [target] : [], receiveProxy: receive, sendProxy: send, idleTimeout: idleTimeout,
+        splice: splice)
+}

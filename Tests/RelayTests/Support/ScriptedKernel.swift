@@ -1,0 +1,110 @@
+import Glibc
+import ProxyProtocol
+@testable import Relay
+import RingwayConfig
+import Uring
+
+/// A kernel for driving a worker's state machine without sockets: it records every request the
+/// worker prepares and answers the direct calls from a script (fake descriptors, configured peer
+/// addresses). The test then plays the kernel's part by handing the worker completions.
+final class ScriptedKernel: Kernel {
+    /// One prepared request.
+    struct Request: CustomStringConvertible {
+        let userData: UserData
+        let descriptor: Descriptor
+        /// Bytes to send (copied when prepared), or the room a receive or read offers.
+        var bytes: [UInt8] = []
+        var length = 0
+        var bufferGroup: UInt16? = nil
+        /// For a receive into caller memory: where the kernel would write.
+        var into: UnsafeMutableRawPointer? = nil
+
+        var description: String { "\(userData.verb)(\(userData.side), slot \(userData.slot)) on \(descriptor)" }
+    }
+
+    private(set) var requests: [Request] = []
+    private(set) var closedNow: [Descriptor] = []
+    private(set) var resetOnClose: Set<Int32> = []
+    private(set) var shutdownNow: [Descriptor] = []
+    private var nextDescriptor: Int32 = 1000
+    /// Peer and local addresses the socket calls report, per descriptor.
+    var peers: [Int32: IPEndpoint] = [:]
+    var locals: [Int32: IPEndpoint] = [:]
+    /// What `openSocket` answers next (nil: a fresh descriptor).
+    var socketFailure: Errno? = nil
+
+    func newDescriptor() -> Descriptor {
+        nextDescriptor += 1
+        return Descriptor(rawValue: nextDescriptor)
+    }
+
+    /// Takes the requests prepared so far (and forgets them).
+    func take() -> [Request] {
+        defer { requests = [] }
+        return requests
+    }
+
+    private func record(_ request: Request) { requests.append(request) }
+
+    func prepareMultishotAccept(listener: Descriptor, userData: UserData) {
+        record(Request(userData: userData, descriptor: listener))
+    }
+    func prepareReceive(socket: Descriptor, bufferGroup: UInt16, pollFirst: Bool, userData: UserData) {
+        record(Request(userData: userData, descriptor: socket, bufferGroup: bufferGroup))
+    }
+    func prepareReceive(socket: Descriptor, into buffer: UnsafeMutableRawPointer, length: Int, userData: UserData) {
+        record(Request(userData: userData, descriptor: socket, length: length, into: buffer))
+    }
+    func prepareSend(socket: Descriptor, from buffer: UnsafeRawPointer, length: Int, userData: UserData) {
+        record(Request(userData: userData, descriptor: socket, bytes: Array(UnsafeRawBufferPointer(start: buffer, count: length)), length: length))
+    }
+    func prepareConnect(
+        socket: Descriptor, address: UnsafePointer<SocketAddress>, timeout: UnsafeMutablePointer<Timeout>,
+        userData: UserData, timeoutUserData: UserData
+    ) {
+        record(Request(userData: userData, descriptor: socket))
+        record(Request(userData: timeoutUserData, descriptor: socket))
+    }
+    func prepareShutdown(socket: Descriptor, userData: UserData) { record(Request(userData: userData, descriptor: socket)) }
+    func prepareCancelAll(descriptor: Descriptor, userData: UserData) {
+        record(Request(userData: userData, descriptor: descriptor))
+    }
+    func prepareCancel(target: UserData, userData: UserData) { record(Request(userData: userData, descriptor: .none)) }
+    func prepareRead(descriptor: Descriptor, into buffer: UnsafeMutableRawPointer, length: Int, userData: UserData) {
+        record(Request(userData: userData, descriptor: descriptor, length: length, into: buffer))
+    }
+    func prepareRead(descriptor: Descriptor, bufferGroup: UInt16, length: Int, userData: UserData) {
+        record(Request(userData: userData, descriptor: descriptor, length: length, bufferGroup: bufferGroup))
+    }
+    func prepareSplice(from source: Descriptor, to destination: Descriptor, length: Int, userData: UserData) {
+        record(Request(userData: userData, descriptor: source, length: length))
+    }
+    func preparePoll(descriptor: Descriptor, events: UInt32, userData: UserData) {
+        record(Request(userData: userData, descriptor: descriptor))
+    }
+    func prepareClose(descriptor: Descriptor, userData: UserData) { record(Request(userData: userData, descriptor: descriptor)) }
+    var unsubmittedCount: Int { 0 }
+    func register(_ pool: borrowing ProvidedBufferRing) throws(Errno) {}
+    func unregister(_ pool: borrowing ProvidedBufferRing) {}
+
+    func openSocket(family: Int32) throws(Errno) -> Descriptor {
+        if let failure = socketFailure { throw failure }
+        return newDescriptor()
+    }
+    func peerAddress(of socket: Descriptor) throws(Errno) -> SocketAddress {
+        guard let peer = peers[socket.rawValue] else { throw Errno(rawValue: ENOTCONN) }
+        return peer.socketAddress
+    }
+    func localAddress(of socket: Descriptor) throws(Errno) -> SocketAddress {
+        (locals[socket.rawValue] ?? IPEndpoint(address: .v4(.loopback), port: 8080)).socketAddress
+    }
+    func disableNagle(_ socket: Descriptor) {}
+    func setNonBlocking(_ descriptor: Descriptor) throws(Errno) {}
+    func resetOnClose(_ socket: Descriptor) { resetOnClose.insert(socket.rawValue) }
+    func pendingError(of socket: Descriptor) -> Errno? { .connectionReset }
+    func shutdownNow(_ socket: Descriptor) { shutdownNow.append(socket) }
+    func closeNow(_ descriptor: Descriptor) { closedNow.append(descriptor) }
+    func acceptWaiting(on listener: Descriptor) -> Descriptor? { nil }
+    func openPipe(capacity: Int32) throws(Errno) -> (read: Descriptor, write: Descriptor) { (newDescriptor(), newDescriptor()) }
+    func write(_ descriptor: Descriptor, _ bytes: UnsafeRawPointer, count: Int) throws(Errno) -> Int { count }
+}
