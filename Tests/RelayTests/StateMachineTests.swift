@@ -308,6 +308,36 @@ struct StateMachineTests {
         #expect(machine.has(.connect))
     }
 
+    @Test func aRefusedConnectTriesTheNextTargetThenGivesUp() throws {
+        let machine = try Machine([scriptedService(targetPorts: [80, 81])])
+        func connectPort(_ request: ScriptedKernel.Request) -> UInt16? {
+            if case .ipv4(_, let port)? = request.address?.parts { return port }
+            return nil
+        }
+        try machine.accept(from: Self.peer)
+        let first = try machine.take(.connect)
+        #expect(connectPort(first) == 80, "round robin starts at the first target")
+        machine.complete(first, .failure(.connectionRefused))
+        try machine.complete(.connectTimeout, nil, .failure(.canceled))
+        #expect(machine.kernel.closedNow == [first.descriptor], "the refused socket is closed at once")
+        let second = try machine.take(.connect)
+        #expect(connectPort(second) == 81, "the next target, on a new socket")
+        #expect(second.descriptor != first.descriptor)
+        #expect(machine.firstPhase == "connecting")
+        #expect(machine.counter(.upstreamConnectFailures) == 1)
+        machine.complete(second, .failure(.connectionRefused))
+        try machine.complete(.connectTimeout, nil, .failure(.canceled))
+        // Every target was tried once: the client goes, nothing else is tried.
+        #expect(!machine.has(.connect))
+        machine.cancelPending([.cancel])
+        #expect(machine.active == 0)
+        #expect(machine.closes(.upstreamUnavailable) == 1)
+        #expect(machine.counter(.upstreamConnectFailures) == 2)
+        // The next client starts at the next target in turn.
+        try machine.accept(from: Self.peer)
+        #expect(connectPort(try machine.take(.connect)) == 81)
+    }
+
     @Test func userDataRoundTripsAndKeepsItsLayout() {
         for verb in Verb.allCases {
             for side in [Side.inbound, .outbound] {

@@ -150,14 +150,16 @@ enum MachineError: Error {
     case missingRequest
 }
 
-/// A forwarding service for the scripted kernel: one target, 10.0.0.2:80.
+/// A forwarding service for the scripted kernel: by default one target, 10.0.0.2:80.
 func scriptedService(
     receive: ProxyReceiveConfig? = nil, send: ProxySendConfig? = nil, splice: Bool = false,
-    idleTimeout: Duration = .seconds(60), kind: ServiceConfig.Kind = .forward
+    idleTimeout: Duration = .seconds(60), kind: ServiceConfig.Kind = .forward, targetPorts: [UInt16] = [80]
 ) -> ServiceConfig {
-    let target = TargetAddress(host: "10.0.0.2", port: 80, resolved: [IPEndpoint(address: IPAddress("10.0.0.2")!, port: 80)])
+    let targets = targetPorts.map { port in
+        TargetAddress(host: "10.0.0.2", port: port, resolved: [IPEndpoint(address: IPAddress("10.0.0.2")!, port: port)])
+    }
     return ServiceConfig(
         name: "service-0", kind: kind, listen: ListenAddress(host: .v4(.loopback), port: 8080),
-        targets: kind == .forward ? [target] : [], receiveProxy: receive, sendProxy: send, idleTimeout: idleTimeout,
+        targets: kind == .forward ? targets : [], receiveProxy: receive, sendProxy: send, idleTimeout: idleTimeout,
         splice: splice)
 }

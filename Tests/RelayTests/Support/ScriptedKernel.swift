@@ -18,6 +18,8 @@ final class ScriptedKernel: Kernel {
         var bufferGroup: UInt16? = nil
         /// For a receive into caller memory: where the kernel would write.
         var into: UnsafeMutableRawPointer? = nil
+        /// For a connect: where to.
+        var address: SocketAddress? = nil
 
         var description: String { "\(userData.verb)(\(userData.side), slot \(userData.slot)) on \(descriptor)" }
     }
@@ -62,7 +64,7 @@ final class ScriptedKernel: Kernel {
         socket: Descriptor, address: UnsafePointer<SocketAddress>, timeout: UnsafeMutablePointer<Timeout>,
         userData: UserData, timeoutUserData: UserData
     ) {
-        record(Request(userData: userData, descriptor: socket))
+        record(Request(userData: userData, descriptor: socket, address: address.pointee))
         record(Request(userData: timeoutUserData, descriptor: socket))
     }
     func prepareShutdown(socket: Descriptor, userData: UserData) { record(Request(userData: userData, descriptor: socket)) }
