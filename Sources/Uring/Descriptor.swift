@@ -110,10 +110,13 @@ extension Descriptor {
     /// A pipe, both ends non-blocking and close-on-exec, the write end asked to hold `capacity`
     /// bytes (the kernel may grant less).
     public static func pipe(capacity: Int32) throws(Errno) -> (read: Descriptor, write: Descriptor) {
-        var ends: [Int32] = [-1, -1]
-        _ = try systemCall { pipe2(&ends, O_CLOEXEC | O_NONBLOCK) }
-        _ = fcntl(ends[1], ringway_F_SETPIPE_SZ, capacity)
-        return (Descriptor(rawValue: ends[0]), Descriptor(rawValue: ends[1]))
+        // A tuple, not an array: one pipe per direction of every splice connection, no malloc.
+        var ends: (Int32, Int32) = (-1, -1)
+        _ = try withUnsafeMutableBytes(of: &ends) { raw throws(Errno) in
+            try systemCall { pipe2(raw.baseAddress!.assumingMemoryBound(to: Int32.self), O_CLOEXEC | O_NONBLOCK) }
+        }
+        _ = fcntl(ends.1, ringway_F_SETPIPE_SZ, capacity)
+        return (Descriptor(rawValue: ends.0), Descriptor(rawValue: ends.1))
     }
 
     /// write(2) once; returns how much was written.

@@ -102,18 +102,31 @@ public struct RingView {
     }
 
     /// Copies up to `buffer.count` ready completions into `buffer`, hands their entries back to
-    /// the kernel with one store, and returns how many there were.
+    /// the kernel, and returns how many there were.
     @inlinable
     public func reapCompletions(into buffer: UnsafeMutableBufferPointer<Completion>) -> Int {
-        withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<io_uring_cqe>?.self, capacity: buffer.count) { entries in
-            let count = Int(io_uring_peek_batch_cqe(ring, entries.baseAddress, UInt32(entries.count)))
-            for index in 0..<count {
-                if let entry = entries[index] { (buffer.baseAddress! + index).initialize(to: Completion(entry)) }
+        // Entry pointers are gathered a chunk at a time: a chunk fits on the stack, while a
+        // temporary allocation above 1 KiB would be a malloc on every loop turn.
+        withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<io_uring_cqe>?.self, capacity: RingView.reapChunk) { entries in
+            guard let base = buffer.baseAddress else { return 0 }
+            var total = 0
+            while total < buffer.count {
+                let wanted = min(entries.count, buffer.count - total)
+                let count = Int(io_uring_peek_batch_cqe(ring, entries.baseAddress, UInt32(wanted)))
+                for index in 0..<count {
+                    if let entry = entries[index] { (base + total + index).initialize(to: Completion(entry)) }
+                }
+                io_uring_cq_advance(ring, UInt32(count))
+                total += count
+                if count < wanted { break }
             }
-            io_uring_cq_advance(ring, UInt32(count))
-            return count
+            return total
         }
     }
+
+    /// Entry pointers per chunk: 512 bytes.
+    @usableFromInline
+    static let reapChunk = 64
 
     /// Registers a provided-buffer ring (liburing 2.3 has no `io_uring_setup_buf_ring`).
     func registerBufferRing(_ registration: inout io_uring_buf_reg) throws(Errno) {
