@@ -22,11 +22,8 @@ extension Worker where K == RingKernel {
                 for index in 0..<count { handle(completions[index]) }
             }
             endTurn()
-            if draining {
-                if now >= drainDeadline { closeAll(reason: .draining) }
-                // The wake read may still be armed; tearing the ring down cancels it.
-                if slab.active == 0 && listeners.acceptsInFlight == 0 { break }
-            }
+            // The wake read may still be armed; tearing the ring down cancels it.
+            if draining && slab.active == 0 && listeners.acceptsInFlight == 0 { break }
             log.flush()
         }
         // Closes of the last connections are prepared but not yet submitted.
@@ -36,13 +33,15 @@ extension Worker where K == RingKernel {
 }
 
 extension Worker {
-    /// After a batch of completions: timers, waiting receives, paused listeners, memory, gauges.
+    /// After a batch of completions: timers, waiting receives, paused listeners, memory, gauges,
+    /// and the drain deadline.
     mutating func endTurn() {
         expireTimers()
         serveBufferWaiters()
         resumePausedListeners()
         pools.trim(now: now, kernel: kernel, zeroDevice: zeroDevice)
         publishGauges()
+        if draining && now >= drainDeadline { closeAll(reason: .draining) }
     }
 
     func publishGauges() {

@@ -89,8 +89,12 @@ final class Machine {
     func accept(from peer: IPEndpoint? = IPEndpoint(address: .v4(.loopback), port: 40000)) throws -> Descriptor {
         let socket = kernel.newDescriptor()
         if let peer { kernel.peers[socket.rawValue] = peer }
-        let accept = pending.first { $0.userData.verb == .accept } ?? ScriptedKernel.Request(
-            userData: UserData(.accept, slot: 0), descriptor: listeners[0])
+        // The worker must have armed an accept for a client to arrive through.
+        collect()
+        guard let accept = pending.first(where: { $0.userData.verb == .accept }) else {
+            Issue.record("no accept armed; pending: \(pending)")
+            throw MachineError.missingRequest
+        }
         worker.handle(Completion(userData: accept.userData.packed, result: .success(socket.rawValue), more: true))
         collect()
         return socket

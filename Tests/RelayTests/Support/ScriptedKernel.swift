@@ -20,6 +20,8 @@ final class ScriptedKernel: Kernel {
         var into: UnsafeMutableRawPointer? = nil
         /// For a connect: where to.
         var address: SocketAddress? = nil
+        /// For a cancel of one request: the request it targets.
+        var target: UserData? = nil
 
         var description: String { "\(userData.verb)(\(userData.side), slot \(userData.slot)) on \(descriptor)" }
     }
@@ -71,7 +73,9 @@ final class ScriptedKernel: Kernel {
     func prepareCancelAll(descriptor: Descriptor, userData: UserData) {
         record(Request(userData: userData, descriptor: descriptor))
     }
-    func prepareCancel(target: UserData, userData: UserData) { record(Request(userData: userData, descriptor: .none)) }
+    func prepareCancel(target: UserData, userData: UserData) {
+        record(Request(userData: userData, descriptor: .none, target: target))
+    }
     func prepareRead(descriptor: Descriptor, into buffer: UnsafeMutableRawPointer, length: Int, userData: UserData) {
         record(Request(userData: userData, descriptor: descriptor, length: length, into: buffer))
     }
