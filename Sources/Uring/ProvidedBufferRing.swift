@@ -68,6 +68,10 @@ public struct ProvidedBufferRing: ~Copyable {
         grow(by: min(initialCount ?? count, count))
     }
 
+    deinit {
+        parked.deallocate()
+    }
+
     /// Makes the ring the kernel's buffer group `group` on `ring`.
     public func register(with ring: RingView) throws(Errno) {
         var registration = io_uring_buf_reg()

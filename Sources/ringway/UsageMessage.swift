@@ -22,14 +22,9 @@ enum UsageMessage {
 
     /// The text between single quotes right after `prefix`, if `prefix` occurs.
     private static func quoted(in text: String, after prefix: String) -> String? {
-        let marker = Array((prefix + "'").utf8)
-        let bytes = Array(text.utf8)
-        guard bytes.count >= marker.count else { return nil }
-        for start in 0...(bytes.count - marker.count) where Array(bytes[start..<start + marker.count]) == marker {
-            let rest = bytes[(start + marker.count)...]
-            guard let end = rest.firstIndex(of: UInt8(ascii: "'")) else { return nil }
-            return String(decoding: bytes[(start + marker.count)..<end], as: UTF8.self)
-        }
-        return nil
+        guard let marker = text.firstRange(of: prefix + "'") else { return nil }
+        let rest = text[marker.upperBound...]
+        guard let end = rest.firstIndex(of: "'") else { return nil }
+        return String(rest[..<end])
     }
 }

@@ -58,7 +58,6 @@ public final class ScriptedUpstream: @unchecked Sendable {
     /// Echoes until EOF, then half-closes.
     public static func echo() throws -> ScriptedUpstream {
         try ScriptedUpstream { fd, _ in
-            var buffer = [UInt8](repeating: 0, count: 65536)
             while true {
                 let (bytes, code) = Sockets.receiveOnce(fd)
                 if bytes.isEmpty || code != 0 { break }

@@ -33,7 +33,6 @@ final class TargetRefresher: @unchecked Sendable {
     private let requested: UnsafeMutablePointer<Atomic<Bool>>
     private let stopping = Atomic<Bool>(false)
     /// Wakes the refresher thread (a request, or stop).
-    /// Wakes the refresher thread (a request, or stop).
     private let wake: EventCounter
     private let resolve: @Sendable (String) throws(HostLookupError) -> [IPAddress]
     private let logLevel: LogLevel

@@ -187,9 +187,10 @@ extension Worker {
         }
         connection.pointee.outbound.bytes += UInt64(count)
         connection.pointee.lastActivity = now
-        updateServing(slot) { $0.response.start += UInt32(count) }
         guard var serving = serving(slot) else { return }
+        serving.response.start += UInt32(count)
         if !serving.response.isEmpty {
+            connection.pointee.phase = .serving(serving)
             sendResponse(slot)
             return
         }
@@ -207,13 +208,10 @@ extension Worker {
         if remaining > 0 { memmove(incoming, incoming + Int(serving.requestLength), remaining) }
         connection.pointee.scratchFilled = UInt32(max(remaining, 0))
         serving.requestLength = 0
+        // Part of the next request is already here: its clock is running.
+        if remaining > 0 { serving.requestDeadline = now + service.pointee.requestTimeoutMilliseconds }
         connection.pointee.phase = .serving(serving)
-        if remaining > 0 {
-            // Part of the next request is already here: its clock is running.
-            let deadline = now + service.pointee.requestTimeoutMilliseconds
-            updateServing(slot) { $0.requestDeadline = deadline }
-            scheduleServingTimer(slot)
-        }
+        if remaining > 0 { scheduleServingTimer(slot) }
         answerBufferedRequest(slot)
     }
 }
