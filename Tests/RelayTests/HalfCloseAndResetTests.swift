@@ -28,6 +28,29 @@ struct HalfCloseAndResetTests {
         #expect(upstream.recorded == ["got question"])
     }
 
+    /// A client that half-closes and then resets while its upstream says nothing: nothing reads
+    /// or writes its socket any more, yet the reset must end the connection (a churn run found
+    /// such connections held, with their descriptors, until the idle timeout).
+    @Test(arguments: modes)
+    func aClientResetAfterItsHalfCloseEndsTheConnection(splice: Bool) throws {
+        let upstream = try ScriptedUpstream { fd, _ in
+            usleep(5_000_000)  // silent: reads nothing, writes nothing
+            close(fd)
+        }
+        defer { upstream.stop() }
+        let relay = try RelayFixture([forwardService(to: upstream.port, splice: splice)])
+        defer { relay.stop() }
+        let clients = try (0..<10).map { _ in try Sockets.connect(port: relay.port) }
+        for client in clients { try Sockets.sendAll(client, "x") }
+        #expect(relay.eventually { relay.engine.activeConnections(service: 0) == clients.count })
+        for client in clients { shutdown(client, Int32(SHUT_WR)) }
+        usleep(200_000)
+        for client in clients { Sockets.reset(client) }
+        #expect(relay.eventually(seconds: 3) { relay.engine.activeConnections(service: 0) == 0 },
+                "\(relay.engine.activeConnections(service: 0)) connections still held")
+        #expect(relay.closes("client_reset") == UInt64(clients.count))
+    }
+
     /// The upstream's FIN arrives while the last bytes to the client are still being sent, after
     /// the client had half-closed: the connection closes when that send completes, and the slot
     /// must go to the next client clean (a receive was once armed on the freed slot, leaving

@@ -147,6 +147,53 @@ struct StateMachineTests {
         #expect(machine.closes(.clientReset) == 1)
     }
 
+    /// A client that half-closes and then resets while the upstream says nothing: no read or
+    /// write on its socket would ever see the reset; the connection's timer looks at the socket's
+    /// error once a second. (A churn run found such connections held until the idle timeout.)
+    @Test(arguments: [false, true])
+    func aResetAfterAHalfCloseIsFoundByTheCheck(splice: Bool) throws {
+        let machine = try Machine([scriptedService(splice: splice, idleTimeout: .zero)])
+        try machine.accept(from: Self.peer)
+        try machine.complete(.connect, nil, .success(0))
+        try machine.complete(.connectTimeout, nil, .failure(.canceled))
+        let start = machine.worker.now
+        let (client, upstream) = (machine.worker.slab[0].connection.pointee.clientSocket,
+                                  machine.worker.slab[0].connection.pointee.upstreamSocket)
+        try machine.complete(splice ? .spliceFill : .receive, .inbound, .success(0))
+        try machine.complete(.shutdown, .inbound, .success(0))
+        // No error at the first check (a second on, 10 ms ticks): it comes back a second later,
+        // even without an idle timeout.
+        machine.endTurn(at: start + 1100)
+        #expect(machine.firstPhase == (splice ? "relaying (splice)" : "relaying (copy)"))
+        // The client resets (its socket, in CLOSE_WAIT, reports EPIPE).
+        machine.kernel.socketErrors[client.rawValue] = .brokenPipe
+        machine.endTurn(at: start + 1500)
+        #expect(machine.firstPhase != "closing", "not before the next check")
+        machine.endTurn(at: start + 2200)
+        #expect(machine.firstPhase == "closing")
+        #expect(machine.kernel.resetOnClose.contains(upstream.rawValue), "the upstream sees RST too")
+        machine.cancelPending([.cancel, .receive, .spliceFill])
+        #expect(machine.active == 0)
+        #expect(machine.closes(.clientReset) == 1)
+    }
+
+    /// The same for an upstream that half-closes and resets while the client stays silent.
+    @Test func anUpstreamResetAfterItsHalfCloseIsFoundByTheCheck() throws {
+        let machine = try Machine([scriptedService()])
+        try relaying(machine)
+        let start = machine.worker.now
+        let (client, upstream) = (machine.worker.slab[0].connection.pointee.clientSocket,
+                                  machine.worker.slab[0].connection.pointee.upstreamSocket)
+        try machine.complete(.receive, .outbound, .success(0))
+        try machine.complete(.shutdown, .outbound, .success(0))
+        machine.kernel.socketErrors[upstream.rawValue] = .brokenPipe
+        machine.endTurn(at: start + 1100)
+        #expect(machine.firstPhase == "closing")
+        #expect(machine.kernel.resetOnClose.contains(client.rawValue))
+        machine.cancelPending([.cancel, .receive])
+        #expect(machine.closes(.upstreamReset) == 1)
+    }
+
     @Test func timeoutsOfEachPhase() throws {
         // Detecting: require, nothing arrives.
         let detecting = try Machine([scriptedService(receive: ProxyReceiveConfig(policy: .require, timeout: .milliseconds(100)))])

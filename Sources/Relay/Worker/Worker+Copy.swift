@@ -14,7 +14,7 @@ extension Worker {
             releaseScratchIfUnused(slot)
         }
         if connection.pointee.inbound.sourceClosed {
-            finishDirectionIfDrained(slot, .inbound)
+            sourceEnded(slot, .inbound)
         } else {
             armReceive(slot, .inbound)
         }
@@ -64,8 +64,7 @@ extension Worker {
             armReceive(slot, side)
         case .success:
             if let buffer { pools.recycle(buffer) }
-            flow.pointee.sourceClosed = true
-            finishDirectionIfDrained(slot, side)
+            sourceEnded(slot, side)
         case .failure(let error) where error == .noBuffers:
             if let buffer { pools.recycle(buffer) }
             bufferPoolEmpty(slot, side, pool: pool)

@@ -47,7 +47,7 @@ extension Worker {
             } else if receive.policy == .require {
                 reject(slot, .proxyHeaderMissing, code: nil, detail: "client closed without sending a PROXY header")
             } else {
-                connection.pointee.inbound.sourceClosed = true
+                sourceEnded(slot, .inbound)
                 proceed(slot, header: nil, consumed: 0)
             }
             return
@@ -147,17 +147,9 @@ extension Worker {
     mutating func earlyBytesReceived(_ slot: Slot, _ completion: Completion) {
         let connection = slot.connection
         guard let count = peekResult(slot, completion) else { return }
-        let pipes: Pipes?
-        switch connection.pointee.phase {
-        case .relaying(let relaying): pipes = relaying.pipes
-        default: pipes = nil
-        }
         if count == 0 {
-            connection.pointee.inbound.sourceClosed = true
-            if case .relaying = connection.pointee.phase {
-                if let pipes { finishSpliceDirectionIfDrained(slot, .inbound, pipes) } else { finishDirectionIfDrained(slot, .inbound) }
-                releaseScratchIfUnused(slot)
-            }
+            sourceEnded(slot, .inbound)
+            releaseScratchIfUnused(slot)
             return
         }
         let service = self.service(slot)

@@ -41,11 +41,11 @@ extension Worker {
         releaseScratchIfUnused(slot)
         if connection.pointee.inbound.pipeBytes > 0 {
             spliceDrain(slot, .inbound, pipes)
-        } else if connection.pointee.inbound.sourceClosed {
-            finishSpliceDirectionIfDrained(slot, .inbound, pipes)
-        } else if !connection.pointee.peeking {
+        } else if !connection.pointee.inbound.sourceClosed && !connection.pointee.peeking {
             spliceFill(slot, .inbound, pipes)
         }
+        // The client's FIN came before relaying: finish once the pipe is empty, and watch.
+        if connection.pointee.inbound.sourceClosed { sourceEnded(slot, .inbound) }
         spliceFill(slot, .outbound, pipes)
     }
 
@@ -111,8 +111,7 @@ extension Worker {
             connection.pointee.lastActivity = now
             if !flow.pointee.writing { spliceDrain(slot, side, pipes) }
         case .success:
-            flow.pointee.sourceClosed = true
-            finishSpliceDirectionIfDrained(slot, side, pipes)
+            sourceEnded(slot, side)
         case .failure(let error) where error == .wouldBlock:
             pollSocket(slot, side, fill: true)
         case .failure(let error):

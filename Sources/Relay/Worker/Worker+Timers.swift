@@ -17,14 +17,7 @@ extension Worker {
         case .serving(let serving):
             servingTimerFired(slot, serving)
         case .relaying:
-            let idle = service(slot).pointee.idleTimeoutMilliseconds
-            guard idle > 0 else { return }
-            let deadline = slot.connection.pointee.lastActivity + idle
-            if now >= deadline {
-                close(slot, reason: .idleTimeout)
-            } else {
-                timers.schedule(slot.index, deadline: deadline, in: slab.slots)
-            }
+            relayingTimerFired(slot)
         case .closing(let closing):
             closeStalled(slot, closing)
         case .free, .accepted, .queued, .connecting:

@@ -33,6 +33,8 @@ final class ScriptedKernel: Kernel {
     private var nextDescriptor: Int32 = 1000
     /// Peer and local addresses the socket calls report, per descriptor.
     var peers: [Int32: IPEndpoint] = [:]
+    /// SO_ERROR of each socket: set by a test to script a reset.
+    var socketErrors: [Int32: Errno] = [:]
     var locals: [Int32: IPEndpoint] = [:]
     /// What `openSocket` answers next (nil: a fresh descriptor).
     var socketFailure: Errno? = nil
@@ -107,7 +109,7 @@ final class ScriptedKernel: Kernel {
     func disableNagle(_ socket: Descriptor) {}
     func setNonBlocking(_ descriptor: Descriptor) throws(Errno) {}
     func resetOnClose(_ socket: Descriptor) { resetOnClose.insert(socket.rawValue) }
-    func pendingError(of socket: Descriptor) -> Errno? { .connectionReset }
+    func pendingError(of socket: Descriptor) -> Errno? { socketErrors.removeValue(forKey: socket.rawValue) }
     func shutdownNow(_ socket: Descriptor) { shutdownNow.append(socket) }
     func closeNow(_ descriptor: Descriptor) { closedNow.append(descriptor) }
     func acceptWaiting(on listener: Descriptor) -> Descriptor? { nil }
