@@ -25,12 +25,12 @@ final class RingwayProcess: @unchecked Sendable {
     private let output = Mutex<String>("")
 
     /// Starts `ringway arguments...`, optionally through `/bin/sh -c` with a shell prefix (for
-    /// `ulimit`), or as the last arguments of `launcher` (a tool that runs a program, valgrind).
-    init(_ arguments: [String], shellPrefix: String? = nil, launcher: [String] = []) throws {
-        if let tool = launcher.first {
-            process.executableURL = URL(fileURLWithPath: tool)
-            process.arguments = Array(launcher.dropFirst()) + [RingwayBinary.path] + arguments
-        } else if let shellPrefix {
+    /// `ulimit`), with `environment` added to the test's own.
+    init(_ arguments: [String], shellPrefix: String? = nil, environment: [String: String] = [:]) throws {
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
+        if let shellPrefix {
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             let quoted = ([RingwayBinary.path] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
             process.arguments = ["-c", shellPrefix + "; exec " + quoted.joined(separator: " ")]
