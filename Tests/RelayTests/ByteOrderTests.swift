@@ -36,25 +36,19 @@ struct ByteOrderTests {
     /// `000\n001\n...`: any reordering of chunks shows.
     static let expected = (0..<chunkCount).map { String(format: "%03d\n", $0) }.joined()
 
-    /// Records every byte the relay sends, minus a PROXY header when one leads.
-    func recordingUpstream() throws -> ScriptedUpstream {
-        try ScriptedUpstream { fd, upstream in
-            var received: [UInt8] = []
-            while true {
-                let (bytes, code) = Sockets.receiveOnce(fd)
-                if code != 0 || bytes.isEmpty { break }
-                received += bytes
-            }
-            var payload = received[...]
-            if case .header(_, let consumed) = ProxyHeaderDetector().detect(received) { payload = received[consumed...] }
-            upstream.note(String(decoding: payload, as: UTF8.self))
-            close(fd)
-        }
+    /// What the upstream saw: the source of the PROXY header that led (nil without one) and the
+    /// bytes behind it, from `describe`'s note (decoded independently of the codec).
+    static func parse(_ note: String) -> (headerSource: String?, payload: String) {
+        if note.hasPrefix("raw=") { return (nil, String(note.dropFirst(4))) }
+        let source = note.split(separator: " ").first { $0.hasPrefix("source=") }.map { String($0.dropFirst(7)) }
+        guard let payloadStart = note.range(of: " payload="), let payloadEnd = note.range(of: " firstRead=", options: .backwards)
+        else { return (source, "") }
+        return (source, String(note[payloadStart.upperBound..<payloadEnd.lowerBound]))
     }
 
     @Test(arguments: cases)
     func clientBytesKeepTheirOrder(_ test: Case) throws {
-        let upstream = try recordingUpstream()
+        let upstream = try proxyRecordingUpstream()
         defer { upstream.stop() }
         let receive = test.receiveHeader ? ProxyReceiveConfig(timeout: .milliseconds(30)) : nil
         let relay = try RelayFixture([forwardService(
@@ -66,6 +60,9 @@ struct ByteOrderTests {
         DispatchQueue.concurrentPerform(iterations: connections) { _ in
             guard let client = try? Sockets.connect(port: port) else { return }
             defer { close(client) }
+            // A received header goes first, at once: the chunks then arrive behind it, during the
+            // peek and the connect (immediate) or once relaying (late).
+            if test.receiveHeader { try? Sockets.sendAll(client, v1Line("203.0.113.7", "198.51.100.1", 5555, 443)) }
             // Late: after the 30 ms header timeout, and after the upstream connect completed.
             if test.late { usleep(80_000) }
             for chunk in 0..<Self.chunkCount {
@@ -76,7 +73,14 @@ struct ByteOrderTests {
             _ = try? Sockets.receiveAll(client)
         }
         #expect(relay.eventually(seconds: 10) { upstream.recorded.count == connections })
-        let wrong = upstream.recorded.filter { $0 != Self.expected }
-        #expect(wrong.isEmpty, "\(wrong.count) of \(connections) out of order, e.g. \(wrong.first?.prefix(48) ?? "")")
+        let seen = upstream.recorded.map(Self.parse)
+        let wrong = seen.filter { $0.payload != Self.expected }
+        #expect(wrong.isEmpty, "\(wrong.count) of \(connections) out of order, e.g. \(wrong.first?.payload.prefix(48) ?? "")")
+        // The header out names the client: the one the received header named, else the socket's.
+        let source = test.receiveHeader ? "203.0.113.7:5555" : nil
+        for (headerSource, _) in seen {
+            #expect((headerSource != nil) == test.sendHeader, "a PROXY header leads exactly when the service sends one")
+            if test.sendHeader, let source { #expect(headerSource == source) }
+        }
     }
 }

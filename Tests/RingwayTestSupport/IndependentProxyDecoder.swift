@@ -46,6 +46,10 @@ public enum IndependentProxyDecoder {
             return DecodedProxyHeader(version: 1, command: "UNKNOWN", tlvs: [], length: end + 1)
         }
         guard fields.count == 5, proto == "TCP4" || proto == "TCP6" else { return nil }
+        // Addresses of the stated family, ports 0-65535 in plain decimal, as the spec requires.
+        let family = proto == "TCP6" ? AF_INET6 : AF_INET
+        guard isAddress(fields[1], family), isAddress(fields[2], family), isPort(fields[3]), isPort(fields[4])
+        else { return nil }
         let wrap: (Substring, Substring) -> String = { address, port in
             proto == "TCP6" ? "[\(address)]:\(port)" : "\(address):\(port)"
         }
@@ -63,13 +67,14 @@ public enum IndependentProxyDecoder {
         var header = DecodedProxyHeader(version: 2, command: command == 0 ? "LOCAL" : "PROXY", tlvs: [], length: 16 + length)
         guard command == 1 else { return command == 0 ? header : nil }
         var offset = 16
-        switch family >> 4 {
-        case 1:
+        // TCP over IPv4 (0x11) or IPv6 (0x21) only: a relay of TCP connections sends nothing else.
+        switch family {
+        case 0x11:
             guard length >= 12 else { return nil }
             header.source = "\(text(AF_INET, bytes[16..<20])):\(port(bytes, 24))"
             header.destination = "\(text(AF_INET, bytes[20..<24])):\(port(bytes, 26))"
             offset += 12
-        case 2:
+        case 0x21:
             guard length >= 36 else { return nil }
             header.source = "[\(text(AF_INET6, bytes[16..<32]))]:\(port(bytes, 48))"
             header.destination = "[\(text(AF_INET6, bytes[32..<48]))]:\(port(bytes, 50))"
@@ -94,6 +99,18 @@ public enum IndependentProxyDecoder {
             header.checksumValid = bitwiseCRC32C(copy) == sent
         }
         return header
+    }
+
+    private static func isAddress(_ text: Substring, _ family: Int32) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 16)
+        return inet_pton(family, String(text), &buffer) == 1
+    }
+
+    private static func isPort(_ text: Substring) -> Bool {
+        guard !text.isEmpty, text.count <= 5, text.allSatisfy({ ("0"..."9").contains($0) }),
+              text == "0" || !text.hasPrefix("0"), let value = Int(text)
+        else { return false }
+        return value <= 65535
     }
 
     private static func port(_ bytes: [UInt8], _ offset: Int) -> Int { Int(bytes[offset]) << 8 | Int(bytes[offset + 1]) }
