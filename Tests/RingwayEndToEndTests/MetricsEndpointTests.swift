@@ -58,4 +58,83 @@ struct MetricsEndpointTests {
         #expect(documented.subtracting(exported).isEmpty, "documented but not exported: \(documented.subtracting(exported))")
         #expect(exported.subtracting(documented).isEmpty, "exported but not documented: \(exported.subtracting(documented))")
     }
+
+    /// The README: a request to the metrics endpoint must be complete within `requestTimeout`
+    /// however slowly its bytes trickle in. One byte every 200 ms under `requestTimeout=1s`: the
+    /// relay closes the connection about 1 s after the accept, and counts it.
+    @Test func aRequestDribbledToTheMetricsEndpointIsCutOffAtItsRequestTimeout() throws {
+        let (port, metrics) = (try freePort(), try freePort())
+        let ringway = try RingwayProcess([
+            "--workers", "1", "--metrics", "127.0.0.1:\(metrics)?requestTimeout=1s", "-L", "whoami://127.0.0.1:\(port)",
+        ])
+        #expect(ringway.waitUntilListening(services: 2), "\(ringway.lines)")
+        let client = try Sockets.connect(port: metrics)
+        defer { close(client) }
+        let started = monotonicSeconds()
+        // 47 bytes, never a complete head: 9 s of dribbling if nothing cuts it off; stop at 4 s.
+        var readable = false
+        for byte in Array("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: yes\r\n".utf8) where monotonicSeconds() - started < 4 {
+            if (try? Sockets.sendAll(client, [byte])) == nil { break }
+            if Sockets.readable(client, within: 200) {
+                readable = true
+                break
+            }
+        }
+        let elapsed = monotonicSeconds() - started
+        #expect(readable && elapsed >= 0.9 && elapsed < 2, "closed after \(elapsed) s")
+        if readable {
+            let (bytes, code) = Sockets.receiveOnce(client)
+            #expect(bytes.isEmpty || code != 0, "closed without an answer: got \(bytes.count) bytes, errno \(code)")
+        }
+        let series = "ringway_connections_closed_by_reason_total{service=\"metrics\",reason=\"request_timeout\"}"
+        #expect(ProcessProbe.metric(series, port: metrics) == 1)
+    }
+
+    /// Reads one HTTP response (head and `Content-Length` body) from a keep-alive connection.
+    func readResponse(_ fd: Int32) throws -> String {
+        var bytes: [UInt8] = []
+        while true {
+            let text = String(decoding: bytes, as: UTF8.self)
+            if let end = text.range(of: "\r\n\r\n") {
+                let length = text[..<end.lowerBound].split(separator: "\r\n")
+                    .first { $0.lowercased().hasPrefix("content-length:") }
+                    .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
+                if text.utf8.distance(from: text.utf8.startIndex, to: end.upperBound) + length <= bytes.count { return text }
+            }
+            let (chunk, code) = Sockets.receiveOnce(fd)
+            guard code == 0, !chunk.isEmpty else { throw SocketError(what: "recv after \(bytes.count) bytes", code: code) }
+            bytes += chunk
+        }
+    }
+
+    /// The README: at most 64 scrapers at once. 64 keep-alive scrapers, each answered once and
+    /// then idle, hold every place; a 65th waits unanswered (in the backlog, or accepted and
+    /// queued), and is served as soon as one of the 64 leaves. Two workers: the limit is for the
+    /// whole process.
+    @Test func atMost64ScrapersAtOnce() throws {
+        let (port, metrics) = (try freePort(), try freePort())
+        let ringway = try RingwayProcess([
+            "--workers", "2", "--metrics", "127.0.0.1:\(metrics)", "-L", "whoami://127.0.0.1:\(port)",
+        ])
+        #expect(ringway.waitUntilListening(services: 2), "\(ringway.lines)")
+        var scrapers: [Int32] = []
+        defer { scrapers.forEach { close($0) } }
+        for _ in 0..<64 {
+            let scraper = try Sockets.connect(port: metrics, timeoutSeconds: 3)
+            scrapers.append(scraper)
+            try Sockets.sendAll(scraper, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            let response = try readResponse(scraper)
+            #expect(response.hasPrefix("HTTP/1.1 200 OK\r\n") && response.contains("Connection: keep-alive"))
+        }
+        let extra = try Sockets.connect(port: metrics, timeoutSeconds: 3)
+        defer { close(extra) }
+        try Sockets.sendAll(extra, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(!Sockets.readable(extra, within: 1000), "the 65th scraper was answered while 64 were connected")
+        close(scrapers.removeLast())
+        #expect(Sockets.readable(extra, within: 3000), "the 65th scraper was not answered once a place was free")
+        let response = String(decoding: try Sockets.receiveAll(extra), as: UTF8.self)
+        #expect(response.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(response.prefix(80))")
+        // 63 idle scrapers and this one.
+        #expect(ProcessProbe.value("ringway_connections_active{service=\"metrics\"}", in: response) == 64)
+    }
 }
