@@ -50,17 +50,39 @@ struct CommandLineTests {
         BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--drain-timeout", "-1s"], begins: "ringway: --drain-timeout: ", mentions: "0s or more"),
         BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--drain-timeout", "soon"], begins: "ringway: --drain-timeout \"soon\": ", mentions: "duration"),
         BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--buffers", "1000"], begins: "ringway: --buffers 1000: ", mentions: "power of two"),
+        // The ranges the README's option table gives, one past each end.
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--buffers", "0"], begins: "ringway: --buffers 0: ", mentions: "from 1 to 32768"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--buffers", "65536"], begins: "ringway: --buffers 65536: ", mentions: "from 1 to 32768"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--buffers", "3"], begins: "ringway: --buffers 3: ", mentions: "power of two"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--buffer-size", "1023"], begins: "ringway: --buffer-size 1023: ", mentions: "between 1024 and 4194304"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--buffer-size", "4194305"], begins: "ringway: --buffer-size 4194305: ", mentions: "between 1024 and 4194304"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--buffers-per-direction", "0"], begins: "ringway: --buffers-per-direction 0: ", mentions: "between 1 and 6"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--buffers-per-direction", "7"], begins: "ringway: --buffers-per-direction 7: ", mentions: "between 1 and 6"),
+        BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--workers", "1025"], begins: "ringway: --workers: ", mentions: "from 1 to 1024"),
     ]
 
     @Test(arguments: badCommandLines)
     func badCommandLinesExitWithOneLineNamingTheProblem(_ bad: BadCommandLine) throws {
-        let (status, _, stderr) = try runRingway(bad.arguments)
+        // A bad command line exits at once; one that is wrongly accepted starts the relay, which
+        // is stopped after 10 s (exit 0, so the row fails) instead of hanging the run.
+        let (status, _, stderr) = try runRingway(bad.arguments, seconds: 10)
         #expect(status == 2)
         let lines = stderr.split(separator: "\n")
         #expect(lines.count == 1, "expected one line, got: \(stderr)")
         #expect(stderr.hasPrefix(bad.begins), "\(stderr)")
         #expect(stderr.contains(bad.mentions), "\(stderr)")
         #expect(!stderr.contains("Fatal error") && !stderr.contains("Stack"))
+    }
+
+    /// Both ends of the README's ranges for the buffer options are accepted: the relay starts.
+    @Test(arguments: [
+        ["--buffers", "1", "--buffer-size", "1024", "--buffers-per-direction", "1"],
+        ["--buffers", "32768", "--buffer-size", "4194304", "--buffers-per-direction", "6"],
+    ])
+    func theEndsOfTheBufferRangesAreAccepted(_ options: [String]) throws {
+        let port = try freePort()
+        let ringway = try RingwayProcess(["--workers", "1"] + options + ["-L", "whoami://127.0.0.1:\(port)"])
+        #expect(ringway.waitUntilListening(services: 1, seconds: 5), "\(ringway.lines)")
     }
 
     /// Like the keys, --drain-timeout takes a bare number of seconds.
