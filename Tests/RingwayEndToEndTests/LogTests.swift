@@ -75,6 +75,20 @@ struct LogTests {
                 "\(ringway.lines)")
     }
 
+    /// The README: `-D` is debug logging and overrides `--log-level`, whichever comes first.
+    @Test(arguments: [["-D", "--log-level", "error"], ["--log-level", "error", "-D"]])
+    func debugFlagOverridesTheLogLevel(_ options: [String]) throws {
+        let echo = try ScriptedUpstream.echo()
+        defer { echo.stop() }
+        let port = try freePort()
+        let ringway = try RingwayProcess(options + ["--workers", "1", "-L", "tcp://127.0.0.1:\(port)/127.0.0.1:\(echo.port)"])
+        // Under error, the info line "listening on" would not be written.
+        #expect(ringway.waitUntilListening(services: 1, seconds: 5), "\(ringway.lines)")
+        try exchange(port)
+        let accepted = ringway.waitForLine(containing: [" <> 127.0.0.1:\(port)"], seconds: 5)
+        #expect(accepted.flatMap { object($0)?["level"] as? String } == "debug", "\(ringway.lines)")
+    }
+
     /// Two workers writing at once, a few thousand lines: every one a whole JSON object.
     @Test func linesStayWholeUnderConcurrentWorkers() throws {
         let echo = try ScriptedUpstream.echo()
