@@ -12,7 +12,9 @@ struct ResourceTests {
 
     /// Clients that never read pin receive buffers (about 40 MiB here: 40 downloads from an
     /// upstream that sends as fast as it can, 2 buffers of 512 KiB each); once they leave, idle
-    /// buffers are released (MADV_DONTNEED) and resident memory falls back within seconds.
+    /// buffers are released (MADV_DONTNEED) and resident memory falls back. The trim runs once a
+    /// second and keeps twice the last second's peak, so it takes one to two trims: 1.5-1.6 s
+    /// measured on an idle machine (README: "within about two seconds"); 4 s allowed for load.
     @Test func bufferMemoryComesBackAfterSlowReadersLeave() throws {
         let flood = try FloodingUpstream()
         defer { flood.stop() }
@@ -31,12 +33,13 @@ struct ResourceTests {
         let loaded = ProcessProbe.residentBytes(of: pid)
         #expect(loaded - baseline > 30 * Self.mebibyte, "40 clients × 2 buffers of 512 KiB: \(loaded - baseline) bytes")
         clients.forEach { Sockets.reset($0) }
+        let left = monotonicSeconds()
         var now = loaded
-        let fellBack = becomesTrue(within: 8, interval: 100_000) {
+        let fellBack = becomesTrue(within: 4, interval: 100_000) {
             now = ProcessProbe.residentBytes(of: pid)
             return now - baseline < 12 * Self.mebibyte
         }
-        #expect(fellBack, "baseline \(baseline), loaded \(loaded), now \(now)")
+        #expect(fellBack, "baseline \(baseline), loaded \(loaded), now \(now) after \(monotonicSeconds() - left) s")
         // What stays: the main pool's low-water mark (8 MiB) and the reserve's (16 × 16 KiB).
         var buffered: UInt64 = 0
         #expect(becomesTrue(within: 5) {
