@@ -40,14 +40,6 @@ struct CloseReasonTests {
         var testDescription: String { reason }
     }
 
-    static func forward(_ port: UInt16, receive: ProxyReceiveConfig? = nil, idle: Duration = .seconds(60),
-                        connectTimeout: Duration = .seconds(5)) -> ServiceConfig {
-        ServiceConfig(
-            name: "service-0", kind: .forward, listen: ListenAddress(host: .v4(.loopback), port: 0),
-            targets: [TargetAddress(host: "127.0.0.1", port: port, resolved: [IPEndpoint(address: .v4(.loopback), port: port)])],
-            receiveProxy: receive, connectTimeout: connectTimeout, idleTimeout: idle)
-    }
-
     static func whoami(requestTimeout: Duration = .seconds(10)) -> ServiceConfig {
         ServiceConfig(
             name: "service-0", kind: .whoami, listen: ListenAddress(host: .v4(.loopback), port: 0),
@@ -70,29 +62,29 @@ struct CloseReasonTests {
     }
 
     static let scenarios: [Scenario] = [
-        Scenario(reason: "finished", service: { forward($0) }, client: { port in
+        Scenario(reason: "finished", service: { forwardService(to: $0) }, client: { port in
             let client = try Sockets.connect(port: port)
             shutdown(client, Int32(SHUT_WR))
             _ = try Sockets.receiveAll(client)
             close(client)
         }),
-        Scenario(reason: "client_reset", service: { forward($0) }, client: sendAndWait(ascii("x"), reset: true)),
-        Scenario(reason: "idle_timeout", service: { forward($0, idle: .milliseconds(200)) }, client: { port in
+        Scenario(reason: "client_reset", service: { forwardService(to: $0) }, client: sendAndWait(ascii("x"), reset: true)),
+        Scenario(reason: "idle_timeout", service: { forwardService(to: $0, idleTimeout: .milliseconds(200)) }, client: { port in
             let client = try Sockets.connect(port: port)
             defer { close(client) }
             try Sockets.sendAll(client, "x")
             _ = try Sockets.receive(client, exactly: 1)  // the echo, then silence
             _ = closedByRelay(client, withinMilliseconds: 5000)
         }),
-        Scenario(reason: "proxy_header_invalid", service: { forward($0, receive: ProxyReceiveConfig()) },
+        Scenario(reason: "proxy_header_invalid", service: { forwardService(to: $0, receive: ProxyReceiveConfig()) },
                  client: sendAndWait(ascii("PROXY TCP4 1.2.3 1.2.3.4 1 2\r\n"))),
-        Scenario(reason: "proxy_header_missing", service: { forward($0, receive: ProxyReceiveConfig(policy: .require)) },
+        Scenario(reason: "proxy_header_missing", service: { forwardService(to: $0, receive: ProxyReceiveConfig(policy: .require)) },
                  client: sendAndWait(ascii("GET / HTTP/1.1\r\n\r\n"))),
         Scenario(reason: "proxy_header_untrusted",
-                 service: { forward($0, receive: ProxyReceiveConfig(trustedProxies: [CIDR("10.0.0.0/8")!])) },
+                 service: { forwardService(to: $0, receive: ProxyReceiveConfig(trustedProxies: [CIDR("10.0.0.0/8")!])) },
                  client: sendAndWait(ascii("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n"))),
         Scenario(reason: "proxy_header_timeout",
-                 service: { forward($0, receive: ProxyReceiveConfig(policy: .require, timeout: .milliseconds(100))) },
+                 service: { forwardService(to: $0, receive: ProxyReceiveConfig(policy: .require, timeout: .milliseconds(100))) },
                  client: sendAndWait(ascii("PROX"))),
         Scenario(reason: "bad_request", service: { _ in whoami() }, client: sendAndWait(ascii("NOPE\r\n\r\n"))),
         Scenario(reason: "request_timeout", service: { _ in whoami(requestTimeout: .milliseconds(100)) },
@@ -115,38 +107,18 @@ struct CloseReasonTests {
         #expect(line?.contains("\"level\":\"\(reason.logLevel)\"") == true, "\(line ?? "no close line")")
     }
 
-    /// The upstream side: a reset from it, a refusal, and a connect that times out.
+    /// The upstream side: a reset from it (refusals and connect timeouts are in
+    /// UpstreamFailureTests).
     @Test func upstreamResetIsLoggedAtWarn() throws {
         let upstream = try ScriptedUpstream { fd, _ in
             _ = Sockets.receiveOnce(fd)
             Sockets.reset(fd)
         }
         defer { upstream.stop() }
-        let relay = try RelayFixture([Self.forward(upstream.port)])
+        let relay = try RelayFixture([forwardService(to: upstream.port)])
         defer { relay.stop() }
         try Self.sendAndWait(ascii("x"))(relay.port)
         #expect(relay.eventually { relay.closes("upstream_reset") == 1 })
         #expect(relay.logs.waitForLine(containing: ["\"reason\":\"upstream_reset\"", "\"level\":\"warn\""]) != nil)
-    }
-
-    @Test func aConnectTimeoutIsUpstreamUnavailableWithETIMEDOUT() throws {
-        let (listener, port) = try Sockets.listen(backlog: 0)
-        defer { close(listener) }
-        // A full accept queue drops later SYNs: the connect hangs until the timeout.
-        var fillers: [Int32] = []
-        defer { fillers.forEach { close($0) } }
-        for _ in 0..<3 {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            RingwayTestSupport.setNonBlocking(fd)
-            try Sockets.withSockaddr(.init(address: .v4(.loopback), port: port)) { _ = connect(fd, $0, $1) }
-            fillers.append(fd)
-        }
-        usleep(100_000)
-        let relay = try RelayFixture([Self.forward(port, connectTimeout: .milliseconds(200))])
-        defer { relay.stop() }
-        try Self.sendAndWait([])(relay.port)
-        #expect(relay.eventually { relay.closes("upstream_unavailable") == 1 })
-        let line = relay.logs.waitForLine(containing: ["\"reason\":\"upstream_unavailable\"", " >< "])
-        #expect(line?.contains("\"level\":\"warn\"") == true && line?.contains("ETIMEDOUT") == true, "\(line ?? "none")")
     }
 }

@@ -37,6 +37,8 @@ struct FailClosedTests {
                 "peer_unknown \(relay.closes("peer_unknown")), untrusted \(relay.closes("proxy_header_untrusted"))")
         #expect(upstream.acceptedCount == 0)
         #expect(!upstream.recorded.contains { $0.contains("6.6.6.6") })
+        // Every close line is written: a line naming the spoofed client would be among them.
+        #expect(relay.eventually { relay.logs.lines.filter { $0.contains(" >< ") }.count >= 50 })
         #expect(relay.logs.lines.first(containingAll: ["\"client\":\"6.6.6.6"]) == nil)
     }
 

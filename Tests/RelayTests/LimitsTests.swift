@@ -37,20 +37,19 @@ struct LimitsTests {
         #expect(monotonicSeconds() - stalledSince >= 0.5, "writes stalled")
         // Kernel socket buffers absorb a few MB on each side; the relay adds at most 2 × 16 KiB.
         #expect(written < 48 << 20, "wrote \(written) bytes before stalling")
-        #expect(gauge("ringway_buffers_in_use", relay) <= 2)
+        #expect(relay.processMetric("ringway_buffers_in_use") <= 2)
     }
 
     /// Opens `count` clients to `port` and keeps writing on all of them until the relay holds
     /// `buffers` receive buffers (their upstream does not read) or 3 s pass.
-    func pushUntilBuffersHeld(_ buffers: UInt64, clients count: Int, port: UInt16, _ relay: RelayFixture) throws -> [Int32] {
-        try pushClients(count: count, port: port, seconds: 3) { gauge("ringway_buffers_in_use", relay) >= buffers }
-    }
-
-    func gauge(_ name: String, _ relay: RelayFixture) -> UInt64 {
-        for line in relay.engine.metricsText().split(separator: "\n") where line.hasPrefix(name + " ") {
-            return UInt64(line.split(separator: " ")[1]) ?? .max
+    func pushUntilBuffersHeld(
+        _ buffers: UInt64, clients count: Int, port: UInt16, _ relay: RelayFixture, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> [Int32] {
+        let (clients, held) = try pushClients(count: count, port: port, seconds: 3) {
+            relay.processMetric("ringway_buffers_in_use") >= buffers
         }
-        return .max
+        #expect(held, "the relay never held \(buffers) buffers", sourceLocation: sourceLocation)
+        return clients
     }
 
     /// The pool starts small (idle memory follows use, not --buffers) and grows when many
@@ -65,15 +64,18 @@ struct LimitsTests {
         let relay = try RelayFixture(
             [forwardService(to: upstream.port)], bufferCount: 128, bufferSize: 4096, buffersPerDirection: 4)
         defer { relay.stop() }
-        #expect(gauge("ringway_buffers_provisioned", relay) == 64)
+        #expect(relay.processMetric("ringway_buffers_provisioned") == 64)
         // 60 connections × 4 buffers each, all held because the upstream never reads: 128 main
         // buffers (the capacity) and 112 from the reserve.
         let clients = try pushUntilBuffersHeld(240, clients: 60, port: relay.port, relay)
         defer { clients.forEach { close($0) } }
-        #expect(gauge("ringway_buffers_in_use", relay) == 240)
-        #expect(gauge("ringway_buffers_provisioned", relay) == 128)
+        #expect(relay.processMetric("ringway_buffers_in_use") == 240)
+        #expect(relay.processMetric("ringway_buffers_provisioned") == 128)
         #expect(relay.metric("ringway_buffer_pool_exhausted_total") >= 1)
-        #expect(gauge("ringway_buffer_memory_bytes", relay) <= UInt64(128 * 4096 + 16384 * 4096))
+        // Both pools in circulation: 128 main buffers and the 112 reserve ones held, plus at most
+        // as many again for the reserve's doubling growth.
+        let memory = relay.processMetric("ringway_buffer_memory_bytes")
+        #expect(memory >= UInt64((128 + 112) * 4096) && memory <= UInt64((128 + 2 * 112) * 4096), "\(memory) bytes")
     }
 
     /// Clients that never read can pin every main buffer (each direction holds its share); other
@@ -93,7 +95,7 @@ struct LimitsTests {
         // Six stalled clients × 2 buffers: the 8 main buffers and 4 from the reserve.
         let clients = try pushUntilBuffersHeld(12, clients: 6, port: relay.port(0), relay)
         defer { clients.forEach { close($0) } }
-        #expect(gauge("ringway_buffers_in_use", relay) == 12)
+        #expect(relay.processMetric("ringway_buffers_in_use") == 12)
         #expect(relay.metric("ringway_buffer_pool_exhausted_total") >= 1)
         let client = try Sockets.connect(port: relay.port(1), timeoutSeconds: 2)
         defer { close(client) }

@@ -43,6 +43,10 @@ struct UpstreamFailureTests {
         #expect(monotonicSeconds() - started < 4, "closed after the timeout, not the client's own")
         #expect(relay.logs.waitForLine(containing: ["timed out"]) != nil)
         #expect(relay.metric("ringway_upstream_connect_timeouts_total") == 1)
+        // The close says why, at warn, with the errno a timed-out connect stands for.
+        #expect(relay.eventually { relay.closes("upstream_unavailable") == 1 })
+        let line = relay.logs.waitForLine(containing: ["\"reason\":\"upstream_unavailable\"", " >< "])
+        #expect(line?.contains("\"level\":\"warn\"") == true && line?.contains("ETIMEDOUT") == true, "\(line ?? "none")")
     }
 
     @Test func nextTargetIsTriedWhenOneRefuses() throws {

@@ -190,7 +190,7 @@ struct CommandLineTests {
         let ringway = try RingwayProcess(["--workers", "1", "-L", "tcp://127.0.0.1:\(port)/127.0.0.1:\(echo.port)"])
         #expect(ringway.waitUntilListening(services: 1), "\(ringway.lines)")
         let pid = ringway.process.processIdentifier
-        let before = openDescriptors(of: pid)
+        let before = ProcessProbe.openDescriptors(of: pid)
         for index in 0..<100 {
             let client = try Sockets.connect(port: port)
             defer { close(client) }
@@ -199,11 +199,8 @@ struct CommandLineTests {
             #expect(String(decoding: try Sockets.receiveAll(client), as: UTF8.self) == "hello \(index)")
         }
         #expect(before > 0)
-        #expect(becomesTrue(within: 3) { openDescriptors(of: pid) == before }, "now \(openDescriptors(of: pid))")
-    }
-
-    func openDescriptors(of pid: Int32) -> Int {
-        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
+        #expect(becomesTrue(within: 3) { ProcessProbe.openDescriptors(of: pid) == before },
+                "now \(ProcessProbe.openDescriptors(of: pid))")
     }
 
     @Test func runningOutOfDescriptorsPausesAcceptingAndRecovers() throws {

@@ -31,9 +31,10 @@ struct DrainTests {
         return (ringway, client, port, echo)
     }
 
-    @Test(arguments: signals)
-    func theDrainTimeoutEndsWhatIsStillOpen(_ signal: Signal) throws {
-        let (ringway, client, port, echo) = try relayWithIdleClient(drainTimeout: "1s")
+    /// "1" is bare seconds, as GOST reads durations: the same one second as "1s".
+    @Test(arguments: signals, ["1s", "1"])
+    func theDrainTimeoutEndsWhatIsStillOpen(_ signal: Signal, drainTimeout: String) throws {
+        let (ringway, client, port, echo) = try relayWithIdleClient(drainTimeout: drainTimeout)
         defer { echo.stop(); close(client) }
         let started = monotonicSeconds()
         ringway.signal(signal.number)

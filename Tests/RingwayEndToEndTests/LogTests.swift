@@ -68,9 +68,12 @@ struct LogTests {
         // trustedProxies is there.
         let warning = ringway.waitForLine(containing: ["proxyProtocol is on without trustedProxies"])
         #expect(warning?.contains("\"level\":\"warn\"") == true)
-        #expect(becomesTrue(within: 5) { (try? Sockets.connect(port: port)).map { close($0); return true } ?? false })
+        #expect(waitForListener(port, seconds: 5))
         try exchange(port)
-        usleep(300_000)
+        // A refused header after it logs a warning: once that is there, any line of the
+        // exchange would be too (one worker writes its lines in order).
+        try exchange(port, "PROXY NONSENSE\r\n")
+        #expect(ringway.waitForLine(containing: ["\"level\":\"warn\"", "invalid PROXY header"]) != nil, "\(ringway.lines)")
         #expect(!ringway.lines.contains { $0.contains("\"level\":\"info\"") || $0.contains("\"level\":\"debug\"") },
                 "\(ringway.lines)")
     }

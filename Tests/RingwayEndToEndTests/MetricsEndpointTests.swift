@@ -41,7 +41,10 @@ struct MetricsEndpointTests {
             #expect(response.contains("ringway_http_requests_total{service=\"metrics\"}"))
         }
         #expect(try get(metrics, "/other").hasPrefix("HTTP/1.1 404 Not Found"))
-        // Scrapes are not logged at info (they would fill the log).
+        // Scrapes are not logged at info (they would fill the log). A whoami request after them
+        // is: once its line is there, theirs would be too.
+        _ = try get(port, "/")
+        #expect(ringway.waitForLine(containing: ["\"service\":\"service-0\"", " >< "]) != nil)
         #expect(!ringway.lines.contains { $0.contains("\"service\":\"metrics\"") && $0.contains(" >< ") })
     }
 

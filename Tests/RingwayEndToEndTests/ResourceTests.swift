@@ -62,7 +62,8 @@ struct ResourceTests {
         usleep(300_000)
         let baseline = ProcessProbe.residentBytes(of: pid)
         var highest: UInt64 = 0
-        let clients = try pushClients(count: 60, port: port, seconds: 3) {
+        // Pushes for the whole 3 s, recording the highest gauge seen.
+        let (clients, _) = try pushClients(count: 60, port: port, seconds: 3) {
             highest = max(highest, ProcessProbe.metric("ringway_buffer_memory_bytes", port: metrics) ?? 0)
             return false
         }
@@ -95,6 +96,7 @@ struct ResourceTests {
         #expect(becomesTrue(within: 10) { ProcessProbe.metric("ringway_buffers_in_use", port: metrics) != nil })
         let pid = ringway.process.processIdentifier
         let before = ProcessProbe.openDescriptors(of: pid)
+        #expect(before > 0, "the relay's descriptors could not be counted")
         for _ in 0..<4 {
             let clients = (0..<200).compactMap { _ in try? Sockets.connect(port: port) }
             #expect(clients.count == 200)
@@ -189,9 +191,10 @@ struct ResourceTests {
         ], shellPrefix: "ulimit -n 256")
         #expect(becomesTrue(within: 10) { ProcessProbe.metric("ringway_buffers_in_use", port: metrics) != nil })
         // 2 main + 20 reserve buffers of 4 KiB: 12 stalled clients × 2 hold them all.
-        let holders = try pushClients(count: 12, port: port, seconds: 5) {
+        let (holders, waiting) = try pushClients(count: 12, port: port, seconds: 5) {
             (ProcessProbe.metric("ringway_buffer_waits_total{service=\"service-0\"}", port: metrics) ?? 0) > 0
         }
+        #expect(waiting, "no receive ever waited for a buffer: the churn below would test nothing")
         // More waiting receives than the old queue (twice the 112-slot slab: 224) could hold.
         for _ in 0..<12 {
             let batch = (0..<40).compactMap { _ in try? Sockets.connect(port: churnPort) }

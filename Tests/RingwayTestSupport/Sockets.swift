@@ -192,8 +192,10 @@ public func closedByRelay(_ fd: Int32, withinMilliseconds milliseconds: Int32 = 
 }
 
 /// Opens `count` non-blocking clients to `port` and writes to all of them until `done` says
-/// enough or `seconds` pass. Returns the clients (the caller closes them).
-public func pushClients(count: Int, port: UInt16, seconds: Double, until done: () -> Bool) throws -> [Int32] {
+/// enough or `seconds` pass. Returns the clients (the caller closes them) and whether `done` held.
+public func pushClients(
+    count: Int, port: UInt16, seconds: Double, until done: () -> Bool
+) throws -> (clients: [Int32], done: Bool) {
     var clients: [Int32] = []
     for _ in 0..<count {
         let client = try Sockets.connect(port: port)
@@ -201,13 +203,13 @@ public func pushClients(count: Int, port: UInt16, seconds: Double, until done: (
         clients.append(client)
     }
     let chunk = [UInt8](repeating: 0x42, count: 65536)
-    _ = becomesTrue(within: seconds, interval: 20_000) {
+    let held = becomesTrue(within: seconds, interval: 20_000) {
         for client in clients {
             _ = chunk.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         }
         return done()
     }
-    return clients
+    return (clients, held)
 }
 
 /// Ports handed out to tests, below the ephemeral range (32768-60999 here), so that a client
