@@ -53,5 +53,7 @@ let package = Package(
             dependencies: ["Relay", "RingwayConfig", "ProxyProtocol", "Uring", "RingwayTestSupport"]
         ),
         .testTarget(name: "RingwayEndToEndTests", dependencies: ["ProxyProtocol", "RingwayTestSupport"]),
+        // Asynchronous DNS (c-ares) a worker drives from its ring.
+        .systemLibrary(name: "CAres", pkgConfig: "libcares", providers: [.apt(["libc-ares-dev"])]),
     ]
 )
