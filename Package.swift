@@ -55,5 +55,6 @@ let package = Package(
         .testTarget(name: "RingwayEndToEndTests", dependencies: ["ProxyProtocol", "RingwayTestSupport"]),
         // Asynchronous DNS (c-ares) a worker drives from its ring.
         .systemLibrary(name: "CAres", pkgConfig: "libcares", providers: [.apt(["libc-ares-dev"])]),
+        .target(name: "Resolver", dependencies: ["CAres", "ProxyProtocol"]),
     ]
 )
