@@ -27,7 +27,7 @@ enum HostName {
             if !isDigit { labelAllDigits = false }
             previous = byte
         }
-        return previous != UInt8(ascii: "-") && !labelAllDigits
+        return labelLength > 0 && previous != UInt8(ascii: "-") && !labelAllDigits
     }
 
     /// The cache key: ASCII-lowercased (DNS names compare case-insensitively).
