@@ -222,6 +222,10 @@ public final class AsyncResolver {
     }
 }
 
+/// One per worker thread: c-ares channels must not be shared.
+@available(*, unavailable)
+extension AsyncResolver: Sendable {}
+
 /// ares_library_init, once per process (Swift runs a global's initializer exactly once).
 private let aresLibraryStatus: Int32 = ares_library_init(ringway_ARES_LIB_INIT_ALL)
 
