@@ -27,7 +27,7 @@ let package = Package(
         .target(
             name: "Relay",
             dependencies: [
-                "Uring", "ProxyProtocol", "RingwayConfig",
+                "Uring", "ProxyProtocol", "RingwayConfig", "Resolver",
             ]
         ),
         .executableTarget(

@@ -102,7 +102,7 @@ public enum ConfigurationProblem: Error, Hashable, Sendable, CustomStringConvert
         case .keyOutOfScope(let key, let use):
             return "key \(key) has no effect in that scope; use \(use)"
         case .keyNotForKind(let key, let kind):
-            return "key \(key) has no effect on a \(kind):// service"
+            return "key \(key) has no effect on \(kind):// services"
         case .badValue(let key, let value, let expected):
             return "\(key)=\(value) is not valid; expected \(expected)"
         case .badDuration(let key, let error):

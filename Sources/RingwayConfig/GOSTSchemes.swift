@@ -4,6 +4,9 @@ enum GOSTSchemes {
     /// `-L` handlers and listeners.
     static func serviceMeaning(_ scheme: String) -> String? {
         let parts = scheme.split(separator: "+").map(String.init)
+        if parts.count == 2, let meaning = serviceMeanings[parts[0]], let transport = transportMeanings[parts[1]] {
+            return "\(meaning) over \(transport)"
+        }
         if let handler = parts.first, let meaning = serviceMeanings[handler] { return meaning }
         if parts.count == 2, let meaning = transportMeanings[parts[1]] { return meaning }
         return transportMeanings[scheme]

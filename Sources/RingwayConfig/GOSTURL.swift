@@ -4,7 +4,9 @@
 struct GOSTURL {
     /// Lowercased, as Go's `url.Parse` leaves it; nil when there is no `scheme://`.
     var scheme: String?
-    var hasUserInfo: Bool
+    var hasUserInfo: Bool { userInfo != nil }
+    /// Between `://` and the last `@` of the authority, as written; nil when there is no `@`.
+    var userInfo: Substring?
     /// Between `://` (and any `user@`) and the first `/` or `?`.
     var host: Substring
     /// After the host up to `?`, without the leading `/`; nil when absent.
@@ -33,10 +35,10 @@ struct GOSTURL {
         let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
         var authority = rest[..<authorityEnd]
         if let at = authority.lastIndex(of: "@") {
-            hasUserInfo = true
+            userInfo = authority[..<at]
             authority = authority[authority.index(after: at)...]
         } else {
-            hasUserInfo = false
+            userInfo = nil
         }
         host = authority
         var tail = rest[authorityEnd...]
@@ -71,13 +73,13 @@ struct QueryItem: Hashable {
         return items
     }
 
-    static func percentDecode(_ text: Substring) throws(ConfigurationProblem) -> String {
+    static func percentDecode(_ text: Substring, plusIsSpace: Bool = true) throws(ConfigurationProblem) -> String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count)
         var iterator = text.utf8.makeIterator()
         while let byte = iterator.next() {
             switch byte {
-            case UInt8(ascii: "+"):
+            case UInt8(ascii: "+") where plusIsSpace:
                 bytes.append(UInt8(ascii: " "))
             case UInt8(ascii: "%"):
                 guard let high = iterator.next().flatMap(hexDigitValue),

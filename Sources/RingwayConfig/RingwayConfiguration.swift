@@ -72,6 +72,13 @@ public struct RingwayConfiguration: Hashable, Sendable {
             }
             services += parsed
         }
+        if let text = nodeURLs.first, let proxy = services.first(where: { $0.kind == .proxy }) {
+            throw ConfigurationError(
+                .conflict(
+                    "\(proxy.handler) services (\(proxy.name)) cannot use a -F node yet; Ringway's proxy services connect "
+                        + "directly to what each client asks for"),
+                origin: .nodeURL(text))
+        }
         if let text = nodeURLs.first, !services.contains(where: { $0.kind == .forward }) {
             throw ConfigurationError(
                 .conflict("no tcp:// service uses it; -F applies to tcp:// services only"), origin: .nodeURL(text))

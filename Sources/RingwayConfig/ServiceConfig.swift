@@ -11,8 +11,11 @@ import ProxyProtocol
 /// `idleTimeout`; `metadata.maxConnections` and `handler.metadata.splice` are Ringway's own.
 public struct ServiceConfig: Hashable, Sendable {
     public enum Kind: String, Hashable, Sendable {
-        /// `tcp://`: forward every connection to one of `targets`.
+        /// `tcp://` (and `rtcp://` without a chain): forward every connection to one of `targets`.
         case forward = "tcp"
+        /// `auto://`, `http://`, `socks5://`, `socks4://`: connect each client where its request
+        /// (HTTP CONNECT or absolute URI, SOCKS CONNECT) asks.
+        case proxy = "proxy"
         /// `whoami://`: answer HTTP with the client address the service sees.
         case whoami = "whoami"
         /// Prometheus text of the engine's counters over HTTP (`--metrics ADDR`; not a -L scheme).
@@ -22,6 +25,15 @@ public struct ServiceConfig: Hashable, Sendable {
     /// GOST names services `service-0`, `service-1`, ... in command-line order.
     public var name: String
     public var kind: Kind
+    /// GOST's handler name, for logs (`tcp`, `rtcp`, `auto`, `http`, `socks5`, `socks4`, `whoami`).
+    public var handler: String
+    /// Proxy services: the client protocols spoken.
+    public var proxyProtocols: ProxyHandlerProtocols
+    /// Proxy services: the user and password clients must present (`user:pass@`); nil = anyone.
+    public var credentials: Credentials?
+    /// Proxy services: how long a client has, from accepting (after any PROXY header), to finish
+    /// its request, SOCKS5 authentication included (`handshakeTimeout`).
+    public var handshakeTimeout: Duration
     public var listen: ListenAddress
     /// Upstream nodes, tried in order (round-robin start per connection) until one connects.
     public var targets: [TargetAddress]
@@ -46,6 +58,7 @@ public struct ServiceConfig: Hashable, Sendable {
     public var requestTimeout: Duration
 
     public static let defaultRequestTimeout = Duration.seconds(10)
+    public static let defaultHandshakeTimeout = Duration.seconds(10)
 
     public init(
         name: String,
@@ -58,10 +71,18 @@ public struct ServiceConfig: Hashable, Sendable {
         idleTimeout: Duration = .seconds(300),
         maxConnections: Int? = nil,
         splice: Bool = false,
-        requestTimeout: Duration = defaultRequestTimeout
+        requestTimeout: Duration = defaultRequestTimeout,
+        handler: String? = nil,
+        proxyProtocols: ProxyHandlerProtocols = [],
+        credentials: Credentials? = nil,
+        handshakeTimeout: Duration = defaultHandshakeTimeout
     ) {
         self.name = name
         self.kind = kind
+        self.handler = handler ?? (kind == .proxy ? "auto" : kind.rawValue)
+        self.proxyProtocols = kind == .proxy && proxyProtocols.isEmpty ? .auto : proxyProtocols
+        self.credentials = credentials
+        self.handshakeTimeout = handshakeTimeout
         self.listen = listen
         self.targets = targets
         self.receiveProxy = receiveProxy

@@ -26,6 +26,7 @@ enum ServiceKey: Hashable, CaseIterable {
     case splice
     case strategy
     case requestTimeout
+    case handshakeTimeout
 
     /// The key as documented, without a scope prefix.
     var name: String {
@@ -44,6 +45,7 @@ enum ServiceKey: Hashable, CaseIterable {
         case .splice: return "splice"
         case .strategy: return "strategy"
         case .requestTimeout: return "requestTimeout"
+        case .handshakeTimeout: return "handshakeTimeout"
         }
     }
 
@@ -53,7 +55,8 @@ enum ServiceKey: Hashable, CaseIterable {
         case .receiveProxy, .receivePolicy, .trustedProxies, .receiveTimeout, .receiveMaximumHeader,
             .dialTimeout, .maxConnections:
             return .service
-        case .sendProxy, .uniqueIDTLV, .crc32cTLV, .passthroughTLVs, .idleTimeout, .splice, .requestTimeout:
+        case .sendProxy, .uniqueIDTLV, .crc32cTLV, .passthroughTLVs, .idleTimeout, .splice, .requestTimeout,
+            .handshakeTimeout:
             return .handler
         case .strategy:
             return nil
@@ -63,19 +66,29 @@ enum ServiceKey: Hashable, CaseIterable {
     /// The spelling that needs no explanation: `handler.proxyProtocol` for sending.
     var displayName: String { self == .sendProxy ? "handler.proxyProtocol" : name }
 
-    /// Keys that mean something for `whoami://`, which receives but never connects upstream.
-    var appliesToWhoami: Bool {
-        switch self {
-        case .receiveProxy, .receivePolicy, .trustedProxies, .receiveTimeout, .receiveMaximumHeader,
-            .idleTimeout, .maxConnections, .requestTimeout:
+    /// Whether the key means something for a service of `kind`: `whoami://` receives but never
+    /// connects upstream; `tcp://` relays bytes it never parses; a proxy service connects where
+    /// each client asks, so it has no targets to choose among.
+    func applies(to kind: ServiceConfig.Kind) -> Bool {
+        switch (self, kind) {
+        case (.receiveProxy, _), (.receivePolicy, _), (.trustedProxies, _), (.receiveTimeout, _),
+            (.receiveMaximumHeader, _), (.idleTimeout, _), (.maxConnections, _):
             return true
-        case .sendProxy, .uniqueIDTLV, .crc32cTLV, .passthroughTLVs, .dialTimeout, .splice, .strategy:
+        case (.requestTimeout, .whoami), (.requestTimeout, .metrics):
+            return true
+        case (.handshakeTimeout, .proxy):
+            return true
+        case (.sendProxy, .forward), (.uniqueIDTLV, .forward), (.crc32cTLV, .forward), (.passthroughTLVs, .forward),
+            (.dialTimeout, .forward), (.splice, .forward), (.strategy, .forward):
+            return true
+        // A proxy service writes its header after the handshake, when the received one is gone:
+        // no passthrough.
+        case (.sendProxy, .proxy), (.uniqueIDTLV, .proxy), (.crc32cTLV, .proxy), (.dialTimeout, .proxy), (.splice, .proxy):
+            return true
+        default:
             return false
         }
     }
-
-    /// Keys that mean something for `tcp://`, which relays bytes it never parses.
-    var appliesToForward: Bool { self != .requestTimeout }
 
     static let knownNames: [String] = allCases.map(\.displayName)
 

@@ -5,6 +5,8 @@ import ProxyProtocol
 /// `apply(scope:name:value:)` with the map's scope.
 struct ServiceSettings {
     let kind: ServiceConfig.Kind
+    /// The scheme's handler name, for errors and logs (`http`, `rtcp`, ...).
+    let handler: String
     private var written: [ServiceKey: String] = [:]
 
     private var receiveProxy: Bool?
@@ -21,6 +23,7 @@ struct ServiceSettings {
     private var maxConnections: Int?
     private var splice: Bool?
     private var requestTimeout: Duration?
+    private var handshakeTimeout: Duration?
 
     /// A v2 header is 16 bytes plus a length; 232 holds the largest address block (two AF_UNIX paths).
     static let maximumHeaderRange = 232...(16 + 65535)
@@ -29,8 +32,9 @@ struct ServiceSettings {
     /// GOST's router uses 15 s when its dial timeout is 0 or unset.
     static let defaultDialTimeout = Duration.seconds(15)
 
-    init(kind: ServiceConfig.Kind) {
+    init(kind: ServiceConfig.Kind, handler: String? = nil) {
         self.kind = kind
+        self.handler = handler ?? kind.rawValue
     }
 
     /// One `-L` query key, scope prefix and all (`handler.proxyProtocol=2`).
@@ -50,8 +54,7 @@ struct ServiceSettings {
         value: String
     ) throws(ConfigurationProblem) {
         guard written[serviceKey] == nil else { throw .duplicateKey(key) }
-        if kind == .whoami && !serviceKey.appliesToWhoami { throw .keyNotForKind(key, kind: kind.rawValue) }
-        if kind == .forward && !serviceKey.appliesToForward { throw .keyNotForKind(key, kind: kind.rawValue) }
+        if !serviceKey.applies(to: kind) { throw .keyNotForKind(key, kind: handler) }
         written[serviceKey] = key
         switch serviceKey {
         case .receiveProxy:
@@ -103,6 +106,8 @@ struct ServiceSettings {
             splice = try Self.boolean(value, key: key)
         case .requestTimeout:
             requestTimeout = try Self.requestTimeout(value, key: key)
+        case .handshakeTimeout:
+            handshakeTimeout = try Self.requestTimeout(value, key: key)
         case .strategy:
             guard ["round", "rr"].contains(value.lowercased()) else {
                 throw .badValue(
@@ -122,7 +127,7 @@ struct ServiceSettings {
         targets: [TargetAddress],
         node: ForwardNode?
     ) throws(ConfigurationProblem) -> ServiceConfig {
-        var service = ServiceConfig(name: name, kind: kind, listen: listen, targets: targets)
+        var service = ServiceConfig(name: name, kind: kind, listen: listen, targets: targets, handler: handler)
         service.receiveProxy = try makeReceiveConfig()
         service.sendProxy = try makeSendConfig(node: node)
         if let send = service.sendProxy {
@@ -133,6 +138,7 @@ struct ServiceSettings {
         service.maxConnections = maxConnections
         if let splice { service.splice = splice }
         if let requestTimeout { service.requestTimeout = requestTimeout }
+        if let handshakeTimeout { service.handshakeTimeout = handshakeTimeout }
         return service
     }
 
@@ -201,6 +207,9 @@ struct ServiceSettings {
     /// `0` off, `1` or `2` the version. (Receiving accepts both versions whichever is given.)
     static func version(_ value: String, key: String) throws(ConfigurationProblem) -> ProxySendConfig.Version? {
         switch value {
+        case "":
+            // GOST reads an empty value as 0 and silently turns the feature off: say so instead.
+            throw .badValue(key: key, value: "", expected: "1 or 2 (an empty value would mean off in GOST; write 0 for that)")
         case "0": return nil
         case "1": return .v1
         case "2": return .v2

@@ -3,6 +3,9 @@ import ProxyProtocol
 /// GOST's `-L` grammar for the services Ringway serves:
 ///
 ///     tcp://[BIND_HOST]:PORT/TARGET_HOST:TARGET_PORT[,TARGET...][?key=value&...]
+///     rtcp://[BIND_HOST]:PORT/TARGET_HOST:TARGET_PORT[...]     (GOST's rtcp without a chain: as tcp://)
+///     auto|http|socks5|socks4://[USER:PASS@][BIND_HOST]:PORT[?key=value&...]
+///     [BIND_HOST]:PORT[?key=value&...]                          (no scheme: GOST's auto proxy)
 ///     whoami://[BIND_HOST]:PORT[?key=value&...]
 ///
 /// An empty bind host (or `[::]`) listens on every address; `0.0.0.0` on every IPv4 address only
@@ -12,7 +15,10 @@ import ProxyProtocol
 /// target host means the local machine. `tcp+tcp://`, `forward://` and `forward+tcp://` mean the
 /// same as `tcp://`.
 public enum ServiceURL {
-    public static let supportedSchemes = ["tcp://", "tcp+tcp://", "forward://", "forward+tcp://", "whoami://"]
+    public static let supportedSchemes = [
+        "tcp://", "tcp+tcp://", "forward://", "forward+tcp://", "rtcp://", "auto://", "http://", "socks5://",
+        "socks://", "socks4://", "socks4a://", "whoami://",
+    ]
 
     /// The services one `-L` argument defines, named `service-<firstIndex>`, `service-<firstIndex+1>`,
     /// ... (GOST numbers services across all `-L` arguments). `node` is the `-F` hop, if any: its
@@ -35,20 +41,29 @@ public enum ServiceURL {
         firstIndex: Int
     ) throws(ConfigurationProblem) -> [ServiceConfig] {
         let url = try GOSTURL(text)
-        let kind = try kind(of: url.scheme)
-        if url.hasUserInfo { throw .userInfoNotSupported }
+        let (kind, handler, protocols) = try kind(of: url.scheme)
+        var credentials: Credentials?
+        if let userInfo = url.userInfo {
+            guard kind == .proxy else { throw .userInfoNotSupported }
+            credentials = try Credentials.parse(userInfo)
+        }
+        if handler == "rtcp", node != nil {
+            throw .conflict(
+                "rtcp:// through a -F chain is GOST's remote port forwarding, which needs a hop that supports BIND; "
+                    + "Ringway serves rtcp:// only without -F, as a local tcp:// forward")
+        }
 
         let bind = try HostAndPorts(url.host, allowRange: true)
         let host = try bind.listenHost()
 
-        var settings = ServiceSettings(kind: kind)
+        var settings = ServiceSettings(kind: kind, handler: handler)
         for item in try url.query.map(QueryItem.parse) ?? [] {
             try settings.apply(key: item.key, value: item.value)
         }
 
         // GOST trims every leading and trailing '/' off the path before splitting targets.
         let targetList = url.path.map { $0.trimmingCharacters(equalTo: "/") } ?? ""
-        if kind == .whoami && !targetList.isEmpty { throw .unexpectedTargets(kind: kind.rawValue) }
+        if kind != .forward && !targetList.isEmpty { throw .unexpectedTargets(kind: handler) }
         let written = try targets(in: targetList, placeholderAllowed: node != nil)
 
         let listenPorts = Array(bind.ports)
@@ -61,14 +76,17 @@ public enum ServiceURL {
             } else if kind == .forward {
                 serviceTargets = try targets(for: offset, of: listenPorts.count, from: written)
             }
-            services.append(
-                try settings.makeService(
-                    name: "service-\(firstIndex + offset)",
-                    listen: listen,
-                    targets: serviceTargets,
-                    node: node
-                )
+            var service = try settings.makeService(
+                name: "service-\(firstIndex + offset)",
+                listen: listen,
+                targets: serviceTargets,
+                node: node
             )
+            if kind == .proxy {
+                service.proxyProtocols = protocols
+                service.credentials = credentials
+            }
+            services.append(service)
         }
         return services
     }
@@ -82,16 +100,28 @@ public enum ServiceURL {
         return targets.contains { $0.port != 0 }
     }
 
-    private static func kind(of scheme: String?) throws(ConfigurationProblem) -> ServiceConfig.Kind {
-        guard let scheme else {
-            throw .missingScheme(
-                meaning: "its auto proxy (HTTP and SOCKS5)",
-                use: "tcp://:PORT/HOST:PORT or whoami://:PORT"
-            )
+    /// What a scheme serves: the kind, GOST's handler name, and for proxies the protocols.
+    private static func kind(
+        of scheme: String?
+    ) throws(ConfigurationProblem) -> (ServiceConfig.Kind, String, ProxyHandlerProtocols) {
+        // GOST: no scheme is its `auto` handler over a `tcp` listener.
+        guard let scheme else { return (.proxy, "auto", .auto) }
+        // `handler+listener`: the only listener Ringway has is tcp.
+        var handler = scheme
+        if let plus = scheme.firstIndex(of: "+") {
+            guard scheme[scheme.index(after: plus)...] == "tcp" else {
+                throw .unsupportedScheme(scheme, meaning: GOSTSchemes.serviceMeaning(scheme), supported: supportedSchemes)
+            }
+            handler = String(scheme[..<plus])
         }
-        switch scheme {
-        case "tcp", "tcp+tcp", "forward", "forward+tcp": return .forward
-        case "whoami", "whoami+tcp": return .whoami
+        switch handler {
+        case "tcp", "forward": return (.forward, "tcp", [])
+        case "rtcp": return (.forward, "rtcp", [])
+        case "auto": return (.proxy, "auto", .auto)
+        case "http": return (.proxy, "http", .http)
+        case "socks5", "socks": return (.proxy, "socks5", .socks5)
+        case "socks4", "socks4a": return (.proxy, "socks4", .socks4)
+        case "whoami": return (.whoami, "whoami", [])
         default:
             throw .unsupportedScheme(scheme, meaning: GOSTSchemes.serviceMeaning(scheme), supported: supportedSchemes)
         }

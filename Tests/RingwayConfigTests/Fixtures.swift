@@ -20,6 +20,20 @@ func forward(
     return service
 }
 
+/// A proxy service (`auto` unless `handler` says otherwise), with `change` applied.
+func proxy(
+    _ listenAddress: ListenAddress,
+    _ handler: String = "auto",
+    _ protocols: ProxyHandlerProtocols = .auto,
+    name: String = "service-0",
+    _ change: (inout ServiceConfig) -> Void = { _ in }
+) -> ServiceConfig {
+    var service = ServiceConfig(
+        name: name, kind: .proxy, listen: listenAddress, handler: handler, proxyProtocols: protocols)
+    change(&service)
+    return service
+}
+
 func whoami(
     _ listenAddress: ListenAddress,
     name: String = "service-0",

@@ -19,15 +19,25 @@ let invalidServiceURLs: [InvalidServiceURL] = [
     // The URL itself.
     .init("", "is empty"),
     .init("   ", "is empty"),
-    .init(":8080", "has no scheme, which GOST reads as its auto proxy (HTTP and SOCKS5)"),
-    .init("127.0.0.1:8080/x:80", "has no scheme"),
-    .init("http://:8080", "scheme http (an HTTP proxy) is not supported; Ringway supports tcp://"),
-    .init("socks5://:1080", "scheme socks5 (a SOCKS5 proxy)"),
+    .init("127.0.0.1:8080/x:80", "auto:// takes no target"),
+    .init("http://:8080/x:80", "http:// takes no target"),
+    .init("socks5://:1080/x:80", "socks5:// takes no target"),
+    .init("http2://:8080", "scheme http2 (an HTTP/2 proxy) is not supported; Ringway supports tcp://"),
+    .init("socks5+tls://:1080", "scheme socks5+tls (a SOCKS5 proxy over a TLS transport)"),
     .init("udp://:10053/1.1.1.1:53", "scheme udp (UDP port forwarding)"),
-    .init("rtcp://:8080/x:80", "scheme rtcp (remote TCP port forwarding)"),
+    .init("rtcp://:8080", "has no target"),
+    .init("http://:u@:8080", "expected a user name before the ':'"),
+    .init("http://a%ZZ:b@:8080", "bad percent escape"),
+    .init("socks5://a:b@:1080?handler.proxyProtocolTLV.passthrough=true&handler.proxyProtocol=2",
+          "key handler.proxyProtocolTLV.passthrough has no effect on socks5:// services"),
+    .init(":8080?requestTimeout=5s", "key requestTimeout has no effect on auto:// services"),
+    .init(":8080?strategy=round", "key strategy has no effect on auto:// services"),
+    .init("tcp://:8080/x:80?handshakeTimeout=5s", "key handshakeTimeout has no effect on tcp:// services"),
+    .init(":8080?handshakeTimeout=0s", "handshakeTimeout=0s is not valid"),
     .init("tcp+tls://:8443/x:80", "scheme tcp+tls (a TLS transport)"),
     .init("1tcp://:8080/x:80", "unexpected '1' in the scheme"),
     .init("tcp://user:pass@:8080/x:80", "user:password@ is not supported"),
+    .init("whoami://user:pass@:8080", "user:password@ is not supported"),
     .init("tcp://:8080/x:80#top", "unexpected '#'"),
     .init("tcp://:8080/x:80, y:80", "unexpected ' '"),
     // Addresses and ports.
@@ -71,7 +81,8 @@ let invalidServiceURLs: [InvalidServiceURL] = [
     .init(base + "splice=on&Splice=off", "key Splice is given more than once"),
     .init(base + "proxyProtocol=3", "proxyProtocol=3 is not valid; expected 1 or 2 (0 = off)"),
     .init(base + "proxyProtocol=true", "proxyProtocol=true is not valid; expected 1 or 2"),
-    .init(base + "proxyProtocol=", "proxyProtocol= is not valid"),
+    .init(base + "proxyProtocol=", "proxyProtocol= is not valid; expected 1 or 2 (an empty value would mean off in GOST"),
+    .init(":8080?proxyProtocol=", "proxyProtocol= is not valid; expected 1 or 2 (an empty value would mean off in GOST"),
     .init(base + "proxyProtocol", "proxyProtocol= is not valid"),
     .init(base + "handler.proxyProtocol=v2", "handler.proxyProtocol=v2 is not valid; expected 1 or 2 (0 = off)"),
     .init(
@@ -128,8 +139,8 @@ let invalidServiceURLs: [InvalidServiceURL] = [
     .init(base + "trustedProxies=%zz", "\"%zz\" has a bad percent escape"),
     .init(base + "proxyProtocol=1;splice=on", "unexpected ';' in the query"),
     .init(base + "=1", "a key is missing"),
-    .init("whoami://:8080?handler.proxyProtocol=1", "key handler.proxyProtocol has no effect on a whoami:// service"),
-    .init("whoami://:8080?dialTimeout=1s", "key dialTimeout has no effect on a whoami:// service"),
+    .init("whoami://:8080?handler.proxyProtocol=1", "key handler.proxyProtocol has no effect on whoami:// services"),
+    .init("whoami://:8080?dialTimeout=1s", "key dialTimeout has no effect on whoami:// services"),
 ]
 
 @Suite("-L errors")
@@ -161,7 +172,7 @@ struct ServiceURLErrorTests {
                 "proxyProtocolMaxHeader",
                 "handler.proxyProtocol", "proxyProtocolTLV.uniqueId", "proxyProtocolTLV.crc32c",
                 "proxyProtocolTLV.passthrough", "dialTimeout", "idleTimeout", "maxConnections", "splice", "strategy",
-                "requestTimeout",
+                "requestTimeout", "handshakeTimeout",
             ]
         )
     }

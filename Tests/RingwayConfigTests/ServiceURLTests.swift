@@ -90,6 +90,37 @@ let validServiceURLs: [ValidServiceURL] = [
             $0.receiveProxy = ProxyReceiveConfig(trustedProxies: [CIDR("10.0.0.0/8")].compactMap { $0 })
         }
     ),
+    // Proxy services: GOST's bare form is its auto handler; each scheme names its protocols.
+    .init(":8080", proxy(eight080)),
+    .init(":8080?proxyProtocol=1", proxy(eight080) { $0.receiveProxy = ProxyReceiveConfig() }),
+    .init("auto://127.0.0.1:8080", proxy(listen(8080, on: ip(127, 0, 0, 1)))),
+    .init("http://:8080", proxy(eight080, "http", .http)),
+    .init("http+tcp://:8080", proxy(eight080, "http", .http)),
+    .init("socks5://:1080", proxy(listen(1080), "socks5", .socks5)),
+    .init("socks://:1080", proxy(listen(1080), "socks5", .socks5)),
+    .init("socks4://:1080", proxy(listen(1080), "socks4", .socks4)),
+    .init("socks4a://:1080", proxy(listen(1080), "socks4", .socks4)),
+    .init(
+        "http://alice:s%40cret+x@:8080",
+        proxy(eight080, "http", .http) { $0.credentials = Credentials(user: "alice", password: "s@cret+x") }
+    ),
+    .init("socks5://bob@:1080", proxy(listen(1080), "socks5", .socks5) { $0.credentials = Credentials(user: "bob", password: "") }),
+    .init(
+        ":8080?handshakeTimeout=3s&dialTimeout=2s&idleTimeout=1m&maxConnections=10&splice=on&handler.proxyProtocol=2",
+        proxy(eight080) {
+            $0.handshakeTimeout = .seconds(3)
+            $0.connectTimeout = .seconds(2)
+            $0.idleTimeout = .seconds(60)
+            $0.maxConnections = 10
+            $0.splice = true
+            $0.sendProxy = ProxySendConfig(version: .v2)
+        }
+    ),
+    // GOST's rtcp without a chain forwards locally, like tcp://.
+    .init("rtcp://:8080/:8000?handler.proxyProtocol=1", forward(eight080, [target("", 8000)]) {
+        $0.handler = "rtcp"
+        $0.sendProxy = ProxySendConfig(version: .v1)
+    }),
     // Sending PROXY headers.
     .init(
         "tcp://:8080/:8000?handler.proxyProtocol=1",

@@ -55,7 +55,7 @@ struct StartUpLimitsTests {
         let services = try RingwayConfiguration(serviceURLs: ["whoami://:8080?requestTimeout=2s"]).services
         #expect(services[0].requestTimeout == .seconds(2))
         #expect(try RingwayConfiguration(serviceURLs: ["whoami://:8080"]).services[0].requestTimeout == .seconds(10))
-        #expect(refusal("tcp://:8080/x:80?requestTimeout=2s")?.contains("has no effect on a tcp:// service") == true)
+        #expect(refusal("tcp://:8080/x:80?requestTimeout=2s")?.contains("has no effect on tcp:// services") == true)
         #expect(refusal("whoami://:8080?requestTimeout=0s")?.contains("at least 1ms") == true)
     }
 

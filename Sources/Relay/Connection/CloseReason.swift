@@ -20,6 +20,11 @@ enum CloseReason: UInt8, CaseIterable, Error {
     case localAddressUnknown
     case proxyHeaderTooLarge
     case requestTimeout
+    case handshakeInvalid
+    case handshakeTimeout
+    case authenticationFailed
+    case commandNotSupported
+    case nameUnresolved
     case internalError
 
     var message: String {
@@ -42,6 +47,11 @@ enum CloseReason: UInt8, CaseIterable, Error {
         case .localAddressUnknown: return "local address of the client socket unreadable"
         case .proxyHeaderTooLarge: return "the PROXY header to send does not fit in 65551 bytes"
         case .requestTimeout: return "request not complete before the request timeout"
+        case .handshakeInvalid: return "malformed or refused proxy request"
+        case .handshakeTimeout: return "proxy request not complete before the handshake timeout"
+        case .authenticationFailed: return "proxy authentication failed"
+        case .commandNotSupported: return "proxy command not supported"
+        case .nameUnresolved: return "the requested host name does not resolve"
         case .internalError: return "internal error: unexpected event (see the error line before)"
         }
     }
@@ -53,7 +63,8 @@ enum CloseReason: UInt8, CaseIterable, Error {
         case .finished, .idleTimeout, .draining, .peerUnknown: return .info
         case .clientReset, .upstreamReset, .clientError, .upstreamError, .upstreamUnavailable, .proxyHeaderTimeout,
             .proxyHeaderInvalid, .proxyHeaderMissing, .proxyHeaderUntrusted, .noScratchMemory, .badRequest,
-            .localAddressUnknown, .proxyHeaderTooLarge, .requestTimeout, .internalError:
+            .localAddressUnknown, .proxyHeaderTooLarge, .requestTimeout, .handshakeInvalid, .handshakeTimeout,
+            .authenticationFailed, .commandNotSupported, .nameUnresolved, .internalError:
             return .warn
         }
     }
@@ -79,6 +90,11 @@ enum CloseReason: UInt8, CaseIterable, Error {
         case .localAddressUnknown: return "local_address_unknown"
         case .proxyHeaderTooLarge: return "proxy_header_too_large"
         case .requestTimeout: return "request_timeout"
+        case .handshakeInvalid: return "handshake_invalid"
+        case .handshakeTimeout: return "handshake_timeout"
+        case .authenticationFailed: return "auth_failed"
+        case .commandNotSupported: return "command_not_supported"
+        case .nameUnresolved: return "name_unresolved"
         case .internalError: return "internal_error"
         }
     }

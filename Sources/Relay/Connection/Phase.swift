@@ -3,11 +3,15 @@ import Uring
 /// Where a connection is in its life. Each case carries what only that phase needs, as plain
 /// data (the slab holds it without ARC); what every phase needs stays in `Connection` itself.
 ///
-///     accepted ─┬─> detecting ─┬─> connecting ──> relaying ─┐
-///               │              └─> serving ─────────────────┤
-///               ├─> connecting / serving (no PROXY header)  ├─> closing ──> free
-///               └─> queued (maxConnections) ─> accepted     │
-///     any phase ────────────────────────────────────────────┘
+///     accepted ─┬─> detecting ─┬─> connecting ──────────────> relaying ─┐
+///               │              ├─> handshaking ─┬─> resolving ─┐          │
+///               │              │                └──────────────┴─> connecting
+///               │              └─> serving ─────────────────────────────────┤
+///               ├─> connecting / handshaking / serving (no PROXY header)    ├─> closing ──> free
+///               └─> queued (maxConnections) ─> accepted                     │
+///     any phase ────────────────────────────────────────────────────────────┘
+///
+/// A proxy connection whose upstream failed goes back to handshaking to send its error reply.
 enum Phase {
     /// The slot is empty.
     case free
@@ -18,6 +22,10 @@ enum Phase {
     case queued
     /// Reading the client's first bytes until the PROXY detector decides.
     case detecting
+    /// A proxy service reading the client's request (HTTP, SOCKS) or sending it a reply.
+    case handshaking(Handshaking)
+    /// Waiting for the resolver to answer the name the client asked for.
+    case resolving(Resolving)
     /// An upstream connect is in flight.
     case connecting(Connecting)
     /// Both sockets open, bytes moving both ways.
@@ -53,6 +61,11 @@ struct Connecting {
     /// The first send upstream, laid out in the scratch chunk: the outgoing PROXY header and the
     /// client bytes received so far.
     var preamble = ByteRange()
+    /// A proxy service's client request (the reply it is owed), or `.none` for `tcp://`.
+    var request = ClientRequest.none
+    /// Requested targets: how many candidate addresses the scratch chunk holds (`address`
+    /// indexes them), and the port asked for.
+    var candidates: UInt8 = 0
 }
 
 struct Relaying {

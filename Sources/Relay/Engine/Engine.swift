@@ -164,7 +164,7 @@ public final class Engine: @unchecked Sendable {
             log.write(.info) { line in
                 line.field("kind", "service")
                 line.field("service", service.name)
-                line.field("handler", service.kind.rawValue)
+                line.field("handler", service.handler)
                 line.field("listener", "tcp")
                 line.field("workers", UInt64(options.workers))
                 line.field("msg", "listening on \(listen)")

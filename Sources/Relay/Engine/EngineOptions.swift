@@ -28,6 +28,13 @@ public struct EngineOptions: Sendable {
         (host: String) throws(HostLookupError) -> [IPAddress] in try TargetResolution.addresses(of: host)
     }
 
+    /// DNS servers (`HOST:PORT`) for names clients ask proxies for, instead of resolv.conf's
+    /// (tests point it at a local server).
+    public var resolverServers: [String]? = nil
+    /// How long one DNS query may take before it is tried again (c-ares), and how many tries.
+    public var resolverTimeoutMilliseconds: Int? = nil
+    public var resolverTries: Int? = nil
+
     public init(
         workers: Int, logLevel: LogLevel = .info, bufferCount: Int = 1024, bufferSize: Int = 512 * 1024,
         buffersPerDirection: Int = 2, ringEntries: Int = 1024, drainTimeout: Duration = .seconds(30)

@@ -21,6 +21,13 @@ struct ServiceModel {
     let idleTimeoutMilliseconds: UInt64
     /// Built-in HTTP services: the time each request has, from its first byte.
     let requestTimeoutMilliseconds: UInt64
+    /// Proxy services: the protocols spoken, the credentials clients must present, and the
+    /// time a client has to finish its request.
+    let proxyProtocols: ProxyHandlerProtocols
+    let credentials: ProxyCredentials?
+    let handshakeTimeoutMilliseconds: UInt64
+    /// GOST's handler name for logs.
+    let handler: String
     /// Where a connection's incoming bytes start in its scratch chunk: the bytes before it hold
     /// the outgoing PROXY header (forwarders) or the response being built (HTTP services).
     let incomingOffset: Int
@@ -45,6 +52,10 @@ struct ServiceModel {
         headerTimeoutMilliseconds = config.receiveProxy?.timeout.milliseconds ?? 0
         idleTimeoutMilliseconds = config.idleTimeout.milliseconds
         requestTimeoutMilliseconds = max(config.requestTimeout.milliseconds, 1)
+        proxyProtocols = config.proxyProtocols
+        credentials = config.credentials.map { ProxyCredentials(user: Array($0.user.utf8), password: Array($0.password.utf8)) }
+        handshakeTimeoutMilliseconds = max(config.handshakeTimeout.milliseconds, 1)
+        handler = config.handler
         let receivedHeader = config.receiveProxy?.maximumHeaderLength ?? 0
         switch config.kind {
         case .forward:
@@ -52,6 +63,11 @@ struct ServiceModel {
             let reserve = config.sendProxy?.largestHeaderLength(receivingUpTo: config.receiveProxy?.maximumHeaderLength) ?? 0
             incomingOffset = (reserve + 63) / 64 * 64
             incomingCapacity = max(receivedHeader, 4096)
+        case .proxy:
+            // Reply area, candidate addresses, then room for the header and a rewritten head.
+            let reserve = config.sendProxy?.largestHeaderLength(receivingUpTo: config.receiveProxy?.maximumHeaderLength) ?? 0
+            incomingOffset = (ProxyScratchLayout.candidatesEnd + reserve + ProxyScratchLayout.rewriteGrowth + 63) / 64 * 64
+            incomingCapacity = max(receivedHeader, ProxyScratchLayout.requestCapacity)
         case .whoami, .metrics:
             incomingOffset = HTTPResponder.responseCapacity + HTTPResponder.notesCapacity
             incomingCapacity = max(receivedHeader, HTTPResponder.requestCapacity)

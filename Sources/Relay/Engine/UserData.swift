@@ -29,6 +29,8 @@ enum Verb: UInt8, CaseIterable {
     case spliceDrain
     case pollFill
     case pollDrain
+    /// A poll on one of the resolver's sockets (slot: the descriptor; generation: which arming).
+    case resolverPoll
 }
 
 /// Which way bytes flow: `inbound` is client -> upstream, `outbound` upstream -> client.

@@ -6,6 +6,10 @@
     case forbidden = 403
     case methodNotAllowed = 405
     case proxyAuthenticationRequired = 407
+    /// The client did not finish its request within the handshake timeout.
+    case requestTimeout = 408
+    /// The request head does not fit in the connection's request buffer.
+    case headersTooLarge = 431
     case badGateway = 502
     case serviceUnavailable = 503
     case gatewayTimeout = 504
@@ -32,6 +36,10 @@
                 \r
 
                 """
+        case .requestTimeout:
+            return "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        case .headersTooLarge:
+            return "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         case .badGateway:
             return "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         case .serviceUnavailable:

@@ -21,6 +21,9 @@ enum Counter: Int, CaseIterable {
     /// The main buffer pool ran empty at its capacity and receives moved to the reserve.
     case bufferPoolExhausted
     case httpRequests
+    /// Proxy services: requests (HTTP, SOCKS) read whole, and handshakes refused or failed.
+    case proxyRequests
+    case handshakeFailures
     /// Closing connections whose requests had not all completed after the close watchdog's delay.
     case closeStalls
     /// Gauge, kept on service 0's row: provided buffers held by connections right now.
@@ -55,6 +58,8 @@ enum Counter: Int, CaseIterable {
         case .bufferWaits: return "ringway_buffer_waits_total"
         case .bufferPoolExhausted: return "ringway_buffer_pool_exhausted_total"
         case .httpRequests: return "ringway_http_requests_total"
+        case .proxyRequests: return "ringway_proxy_requests_total"
+        case .handshakeFailures: return "ringway_handshake_failures_total"
         case .closeStalls: return "ringway_close_stalls_total"
         case .buffersInUse: return "ringway_buffers_in_use"
         case .buffersProvisioned: return "ringway_buffers_provisioned"
@@ -81,6 +86,8 @@ enum Counter: Int, CaseIterable {
         case .bufferWaits: return "Receives that found the buffer pool empty and waited for buffers."
         case .bufferPoolExhausted: return "Times every main receive buffer was held (slow readers) and receives moved to the reserve pool (16 KiB buffers, or --buffer-size if smaller)."
         case .httpRequests: return "Requests answered by built-in HTTP services (whoami, metrics)."
+        case .proxyRequests: return "Proxy requests (HTTP CONNECT or absolute URI, SOCKS CONNECT) read whole."
+        case .handshakeFailures: return "Proxy handshakes refused or failed (malformed, unauthenticated, unsupported, unreachable)."
         case .closeStalls: return "Times a closing connection still had requests in flight after 2 s; they were cancelled again and its sockets shut down."
         case .buffersInUse: return "Provided receive buffers held by connections (queued or being sent)."
         case .buffersProvisioned: return "Main-pool receive buffers in circulation; the pool grows on demand (up to --buffers per worker and the --buffer-memory share) and idle ones are released."

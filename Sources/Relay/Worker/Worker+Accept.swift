@@ -190,6 +190,8 @@ extension Worker {
         switch service.pointee.kind {
         case .whoami, .metrics:
             startServing(slot, header: nil, consumed: 0)
+        case .proxy:
+            startHandshake(slot, consumed: 0)
         case .forward:
             var preamble = ByteRange()
             if service.pointee.send != nil {

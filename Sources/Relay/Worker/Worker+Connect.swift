@@ -58,8 +58,11 @@ extension Worker {
     mutating func connectCompleted(_ slot: Slot, _ connecting: Connecting, _ completion: Completion) {
         let connection = slot.connection
         let serviceIndex = Int(connection.pointee.service)
+        let requested = connecting.request != .none
         // The slot is within the target's run even if a refresh has rewritten it since.
-        let endpoint = endpoints.endpoint(service: serviceIndex, target: Int(connecting.target), address: Int(connecting.address))
+        let endpoint = requested
+            ? IPEndpoint(candidate(slot, Int(connecting.address)).pointee) ?? IPEndpoint(address: .v4(.any), port: 0)
+            : endpoints.endpoint(service: serviceIndex, target: Int(connecting.target), address: Int(connecting.address))
         if case .failure(let error) = completion.result {
             // Outside closing, only the linked timeout cancels a connect.
             let timedOut = error == .canceled
@@ -68,15 +71,22 @@ extension Worker {
             logUpstreamFailure(slot, endpoint: endpoint, error: error, timedOut: timedOut)
             kernel.closeNow(connection.pointee.upstreamSocket)
             connection.pointee.upstreamSocket = .none
-            refresher.requestRefresh(service: serviceIndex)
             var next = connecting
             next.address += 1
-            attemptConnect(slot, next, lastError: timedOut ? Errno(rawValue: ETIMEDOUT) : error)
+            let lastError = timedOut ? Errno(rawValue: ETIMEDOUT) : error
+            if requested {
+                attemptRequestedConnect(slot, next, lastError: lastError)
+            } else {
+                refresher.requestRefresh(service: serviceIndex)
+                attemptConnect(slot, next, lastError: lastError)
+            }
             return
         }
         connection.pointee.lastActivity = now
         logConnected(slot, to: endpoint)
-        if service(slot).pointee.splice {
+        if requested {
+            requestConnected(slot, connecting)
+        } else if service(slot).pointee.splice {
             startSplicing(slot, preamble: connecting.preamble)
         } else {
             startCopying(slot, preamble: connecting.preamble)

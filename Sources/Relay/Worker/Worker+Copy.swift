@@ -4,9 +4,15 @@ import Uring
 /// Relaying in copy mode: receive into a provided buffer, send it on, recycle it when the send
 /// completes. One receive and one send in flight per direction.
 extension Worker {
-    mutating func startCopying(_ slot: Slot, preamble: ByteRange) {
+    /// `reply`: bytes of the scratch chunk owed to the client before anything from upstream (a
+    /// proxy's success reply).
+    mutating func startCopying(_ slot: Slot, preamble: ByteRange, reply: ByteRange = ByteRange()) {
         let connection = slot.connection
         connection.pointee.phase = .relaying(Relaying(pipes: nil))
+        if !reply.isEmpty {
+            connection.pointee.outbound.enqueue(PendingSend(buffer: PendingSend.scratch, start: reply.start, end: reply.end))
+            startSend(slot, .outbound)
+        }
         if !preamble.isEmpty {
             connection.pointee.inbound.enqueue(PendingSend(buffer: PendingSend.scratch, start: preamble.start, end: preamble.end))
             startSend(slot, .inbound)

@@ -135,6 +135,8 @@ extension Worker {
         switch service(slot).pointee.kind {
         case .whoami, .metrics:
             startServing(slot, header: header, consumed: consumed)
+        case .proxy:
+            startHandshake(slot, consumed: consumed)
         case .forward:
             guard let preamble = preparePreamble(slot, header: header, consumed: consumed) else { return }
             startConnect(slot, preamble: preamble)
@@ -179,7 +181,9 @@ extension Worker {
     /// Returns the chunk once nothing refers to it any more.
     mutating func releaseScratchIfUnused(_ slot: Slot) {
         let connection = slot.connection
-        guard connection.pointee.scratch >= 0, !connection.pointee.peeking, !connection.pointee.inbound.usesScratch else { return }
+        guard connection.pointee.scratch >= 0, !connection.pointee.peeking, !connection.pointee.inbound.usesScratch,
+              !connection.pointee.outbound.usesScratch
+        else { return }
         guard case .relaying = connection.pointee.phase else { return }
         scratch.free(connection.pointee.scratch)
         connection.pointee.scratch = -1

@@ -27,6 +27,9 @@ extension Worker {
             return
         case .closeDescriptor:
             return
+        case .resolverPoll:
+            resolverPolled(data, completion)
+            return
         case .cancel where data.slot < 0:
             return
         default:
@@ -56,6 +59,10 @@ extension Worker {
             detectionReceived(slot, completion)
         case (.serving, .peek):
             requestReceived(slot, completion)
+        case (.handshaking, .peek):
+            handshakeReceived(slot, completion)
+        case (.handshaking, .send):
+            handshakeReplySent(slot, completion)
         case (.connecting, .peek), (.relaying, .peek):
             earlyBytesReceived(slot, completion)
         case (.connecting(let connecting), .connect):
@@ -95,6 +102,8 @@ extension Phase {
         case .accepted: return "accepted"
         case .queued: return "queued"
         case .detecting: return "detecting"
+        case .handshaking: return "handshaking"
+        case .resolving: return "resolving"
         case .connecting: return "connecting"
         case .relaying(let relaying): return relaying.pipes == nil ? "relaying (copy)" : "relaying (splice)"
         case .serving: return "serving"

@@ -18,7 +18,7 @@ extension Worker {
             local = endpoint.description
         }
         return ConnectionLogFields(
-            service: service.pointee.name, handler: service.pointee.kind.rawValue,
+            service: service.pointee.name, handler: service.pointee.handler,
             client: connection.pointee.client, remote: connection.pointee.peer, local: local,
             sid: hex(uniqueID(slot)))
     }
@@ -77,10 +77,11 @@ struct ConnectionLogFields {
 
     var remoteText: String { remote?.description ?? "?" }
 
-    func write(_ line: inout JSONLine) {
+    /// `handler`: the protocol a proxy service's handshake speaks, instead of the service's own.
+    func write(_ line: inout JSONLine, handler override: String? = nil) {
         line.field("kind", "service")
         line.field("service", service)
-        line.field("handler", handler)
+        line.field("handler", override ?? handler)
         line.field("listener", "tcp")
         line.field("network", "tcp")
         if let client { line.field("client", client) }

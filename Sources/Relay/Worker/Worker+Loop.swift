@@ -12,7 +12,7 @@ extension Worker where K == RingKernel {
             // Timers tick every 10 ms while any are pending (log lines waiting for the output
             // are retried on the same beat); otherwise only completions (or the wake eventfd)
             // end the wait, with a slow heartbeat as a safety net.
-            let busy = timers.count > 0 || listeners.anyPaused || log.hasPending
+            let busy = timers.count > 0 || listeners.anyPaused || log.hasPending || resolverWatches.pending
             try kernel.ring.submitAndWait(timeoutNanoseconds: busy ? 10_000_000 : 500_000_000)
             now = monotonicMilliseconds()
             if refresher.hasNames { adoptRefreshedEndpoints() }
@@ -36,6 +36,7 @@ extension Worker {
     /// After a batch of completions: timers, waiting receives, paused listeners, memory, gauges,
     /// and the drain deadline.
     mutating func endTurn() {
+        serviceResolver()
         expireTimers()
         serveBufferWaiters()
         resumePausedListeners()

@@ -8,9 +8,14 @@ extension Worker {
     /// the connection: the client's bytes never go upstream without the header the service
     /// promises.
     mutating func preparePreamble(_ slot: Slot, header received: ProxyHeader?, consumed: Int) -> ByteRange? {
+        preparePreamble(slot, header: received, payloadStart: service(slot).pointee.incomingOffset + consumed)
+    }
+
+    /// The same, for client bytes that start at `payloadStart` of the chunk (a proxy service puts
+    /// the rewritten request head there, right in front of what followed the original one).
+    mutating func preparePreamble(_ slot: Slot, header received: ProxyHeader?, payloadStart: Int) -> ByteRange? {
         let connection = slot.connection
         let service = self.service(slot)
-        let payloadStart = service.pointee.incomingOffset + consumed
         let payloadEnd = service.pointee.incomingOffset + Int(connection.pointee.scratchFilled)
         var start = payloadStart
         if let send = service.pointee.send {
@@ -24,7 +29,9 @@ extension Worker {
             let length = ProxyHeaderEncoder.encodedLength(of: header, appendingCRC32C: send.crc32c)
             // The reserve in front of the incoming area covers the largest header start-up
             // validation allows; anything larger is refused here rather than truncated.
-            guard length <= payloadStart, length <= ProxyHeaderDetector.maximumPossibleHeaderLength else {
+            // A proxy connection's reply area and candidate addresses lie below the reserve.
+            let floor = service.pointee.kind == .proxy ? ProxyScratchLayout.candidatesEnd : 0
+            guard length <= payloadStart - floor, length <= ProxyHeaderDetector.maximumPossibleHeaderLength else {
                 refuseHeader(slot, .proxyHeaderTooLarge, detail: "\(length) bytes")
                 return nil
             }

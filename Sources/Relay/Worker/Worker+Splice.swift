@@ -10,7 +10,9 @@ extension Worker {
     /// Bytes one splice may move: the pipe size asked for (the kernel may grant less).
     static var pipeSize: Int32 { 1 << 20 }
 
-    mutating func startSplicing(_ slot: Slot, preamble: ByteRange) {
+    /// `reply`: bytes of the scratch chunk owed to the client before anything from upstream (a
+    /// proxy's success reply); they go into the outbound pipe first.
+    mutating func startSplicing(_ slot: Slot, preamble: ByteRange, reply: ByteRange = ByteRange()) {
         let connection = slot.connection
         // tcp_splice_read waits for data on a blocking socket whatever SPLICE_F_NONBLOCK says,
         // parking an io-wq thread (and the connection's slot and sockets with it) until the peer
@@ -36,7 +38,11 @@ extension Worker {
         // The preamble (PROXY header, early bytes) goes into the pipe first, in order.
         if !preamble.isEmpty {
             let start = scratch.base(connection.pointee.scratch) + Int(preamble.start)
-            guard writeToPipe(slot, pipes, start, preamble.count) else { return }
+            guard writeToPipe(slot, pipes, .inbound, start, preamble.count) else { return }
+        }
+        if !reply.isEmpty {
+            let start = scratch.base(connection.pointee.scratch) + Int(reply.start)
+            guard writeToPipe(slot, pipes, .outbound, start, reply.count) else { return }
         }
         releaseScratchIfUnused(slot)
         if connection.pointee.inbound.pipeBytes > 0 {
@@ -46,14 +52,20 @@ extension Worker {
         }
         // The client's FIN came before relaying: finish once the pipe is empty, and watch.
         if connection.pointee.inbound.sourceClosed { sourceEnded(slot, .inbound) }
-        spliceFill(slot, .outbound, pipes)
+        if connection.pointee.outbound.pipeBytes > 0 {
+            spliceDrain(slot, .outbound, pipes)
+        } else {
+            spliceFill(slot, .outbound, pipes)
+        }
     }
 
     /// Puts bytes already in user memory (preamble, early client bytes) into the inbound pipe,
     /// behind anything already there. A pipe holds at least 64 KiB, more than those ever are.
-    private mutating func writeToPipe(_ slot: Slot, _ pipes: Pipes, _ bytes: UnsafeRawPointer, _ length: Int) -> Bool {
+    private mutating func writeToPipe(
+        _ slot: Slot, _ pipes: Pipes, _ side: Side, _ bytes: UnsafeRawPointer, _ length: Int
+    ) -> Bool {
         do throws(Errno) {
-            guard try kernel.write(pipes.inbound.write, bytes, count: length) == length else {
+            guard try kernel.write(pipes.of(side).write, bytes, count: length) == length else {
                 close(slot, reason: .upstreamError)
                 return false
             }
@@ -61,13 +73,13 @@ extension Worker {
             close(slot, reason: .upstreamError, errno: error)
             return false
         }
-        slot.connection.pointee.inbound.pipeBytes += UInt32(length)
+        slot.direction(side).pointee.pipeBytes += UInt32(length)
         return true
     }
 
     /// Client bytes a peek received after the connect completed.
     mutating func spliceEarlyBytes(_ slot: Slot, _ pipes: Pipes, from bytes: UnsafeRawPointer, count: Int) {
-        guard writeToPipe(slot, pipes, bytes, count) else { return }
+        guard writeToPipe(slot, pipes, .inbound, bytes, count) else { return }
         releaseScratchIfUnused(slot)
         if !slot.connection.pointee.inbound.writing { spliceDrain(slot, .inbound, pipes) }
     }

@@ -14,6 +14,8 @@ extension Worker {
         switch slot.connection.pointee.phase {
         case .detecting:
             headerTimedOut(slot)
+        case .handshaking, .resolving:
+            handshakeTimedOut(slot)
         case .serving(let serving):
             servingTimerFired(slot, serving)
         case .relaying:

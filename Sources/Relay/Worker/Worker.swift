@@ -1,4 +1,5 @@
 import Glibc
+import Resolver
 import ProxyProtocol
 import RingwayConfig
 import Uring
@@ -66,6 +67,11 @@ struct Worker<K: Kernel>: ~Copyable {
     var nextConnectionNumber: UInt64 = 0
     var draining = false
     var drainDeadline: UInt64 = .max
+    /// Names clients ask proxy services for; nil when c-ares could not start (names are then
+    /// refused, addresses still served).
+    let resolver: AsyncResolver?
+    /// The resolver's sockets and the polls armed on them.
+    var resolverWatches = ResolverWatches()
 
     init(_ setup: WorkerSetup, kernel: K) throws(Errno) {
         let options = setup.options
@@ -122,6 +128,7 @@ struct Worker<K: Kernel>: ~Copyable {
         wakeBuffer = .allocate(capacity: 1)
         wakeBuffer.initialize(to: 0)
         zeroDevice = (try? Descriptor.zeroDevice()) ?? .none
+        resolver = Worker.makeResolver(options, needed: setup.services.contains { $0.kind == .proxy })
         self.pools.nextTrim = now + BufferPools.trimIntervalMilliseconds
         publishGauges()
     }

@@ -1,0 +1,156 @@
+import Glibc
+import ProxyProtocol
+import Uring
+
+/// A proxy client's request, from the parsed target to the upstream: the name resolved without
+/// blocking (or the address taken as it is), the candidate addresses laid out in the scratch
+/// chunk, the connect, and the reply the client is owed — success once connected, the protocol's
+/// error code when every address failed.
+extension Worker {
+    /// The name a target asks for, copied out of the chunk (`nameBase`: where the parsed message
+    /// started; a name is a range of it). Called before anything is written over the request.
+    func requestedName(_ slot: Slot, _ target: RequestedTarget, nameBase: Int) -> String? {
+        guard case .name(let start, let count) = target.host else { return nil }
+        let bytes = UnsafeRawBufferPointer(start: scratch.base(slot.connection.pointee.scratch) + nameBase + start, count: count)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// `name`: the target's name from `requestedName`. `payloadStart`: where the client's bytes
+    /// that go upstream start (behind the request, or the rewritten head).
+    mutating func requestTarget(
+        _ slot: Slot, _ request: ClientRequest, _ target: RequestedTarget, name: String?, payloadStart: Int
+    ) {
+        counters.add(.proxyRequests, service: slot.connection.pointee.service)
+        guard target.port != 0 else {
+            requestFailed(slot, request, reason: .handshakeInvalid, errno: nil, detail: "port 0 requested")
+            return
+        }
+        guard let preamble = preparePreamble(slot, header: nil, payloadStart: payloadStart) else { return }
+        switch target.host {
+        case .address(let address):
+            storeCandidate(slot, 0, IPEndpoint(address: address, port: target.port))
+            connectRequested(slot, request, candidates: 1, preamble: preamble)
+        case .name:
+            guard let name else { return }
+            resolveRequested(slot, Resolving(request: request, port: target.port, preamble: preamble), name: name)
+        }
+    }
+
+    /// The `index`th address to try, kept in the chunk (a connect reads it until it completes).
+    func storeCandidate(_ slot: Slot, _ index: Int, _ endpoint: IPEndpoint) {
+        let pointer = scratch.base(slot.connection.pointee.scratch)
+            + ProxyScratchLayout.candidatesOffset + index * ProxyScratchLayout.candidateStride
+        pointer.bindMemory(to: SocketAddress.self, capacity: 1).initialize(to: endpoint.socketAddress)
+    }
+
+    func candidate(_ slot: Slot, _ index: Int) -> UnsafePointer<SocketAddress> {
+        let pointer = scratch.base(slot.connection.pointee.scratch)
+            + ProxyScratchLayout.candidatesOffset + index * ProxyScratchLayout.candidateStride
+        return UnsafePointer(pointer.assumingMemoryBound(to: SocketAddress.self))
+    }
+
+    /// The resolver answered (at once from its cache, or later): the addresses become candidates.
+    mutating func nameResolved(_ slot: Slot, _ resolving: Resolving, _ addresses: [IPAddress]) {
+        let count = min(addresses.count, ProxyScratchLayout.candidateCapacity)
+        for index in 0..<count { storeCandidate(slot, index, IPEndpoint(address: addresses[index], port: resolving.port)) }
+        connectRequested(slot, resolving.request, candidates: count, preamble: resolving.preamble)
+    }
+
+    private mutating func connectRequested(_ slot: Slot, _ request: ClientRequest, candidates: Int, preamble: ByteRange) {
+        // The handshake deadline ends here; the connect has its own timeout.
+        timers.cancel(slot.index, in: slab.slots)
+        var connecting = Connecting(preamble: preamble)
+        connecting.request = request
+        connecting.candidates = UInt8(candidates)
+        attemptRequestedConnect(slot, connecting, lastError: nil)
+    }
+
+    /// Connects to the current candidate; when none is left, replies with the last failure.
+    mutating func attemptRequestedConnect(_ slot: Slot, _ connecting: Connecting, lastError: Errno?) {
+        guard connecting.address < UInt32(connecting.candidates) else {
+            let timedOut = lastError?.rawValue == ETIMEDOUT
+            requestFailed(slot, connecting.request, reason: .upstreamUnavailable, errno: lastError,
+                          detail: timedOut ? "connect timed out" : "connect failed: \(lastError.map { "\($0)" } ?? "no address")")
+            return
+        }
+        let address = candidate(slot, Int(connecting.address))
+        let socket: Descriptor
+        do {
+            socket = try kernel.openSocket(family: address.pointee.family)
+        } catch {
+            requestFailed(slot, connecting.request, reason: .upstreamUnavailable, errno: error, detail: "socket: \(error)")
+            if error == .tooManyOpenFiles || error == .tooManyOpenFilesInSystem { pauseAccepting(because: error) }
+            return
+        }
+        kernel.disableNagle(socket)
+        slot.connection.pointee.upstreamSocket = socket
+        slot.connection.pointee.phase = .connecting(connecting)
+        kernel.prepareConnect(
+            socket: socket, address: address, timeout: endpoints.connectTimeout(service: Int(slot.connection.pointee.service)),
+            userData: slot.userData(.connect), timeoutUserData: slot.userData(.connectTimeout))
+        slot.connection.pointee.inflight += 2
+    }
+
+    /// The requested upstream answered: relay, with the client's success reply first.
+    mutating func requestConnected(_ slot: Slot, _ connecting: Connecting) {
+        var reply = ByteRange()
+        let area = replyArea(slot)
+        switch connecting.request {
+        case .none, .httpForward:
+            break
+        case .httpConnect:
+            reply.end = UInt32(HTTPProxyStatus.connectionEstablished.write(into: area) ?? 0)
+        case .socks5:
+            // BND.ADDR/BND.PORT: the address Ringway connected from, as RFC 1928 asks.
+            let bound = (try? kernel.localAddress(of: slot.connection.pointee.upstreamSocket)).flatMap(IPEndpoint.init)
+            reply.end = UInt32(SOCKS5Reply.write(
+                .succeeded, boundAddress: bound?.address.unmapped ?? .v4(.any), boundPort: bound?.port ?? 0, into: area) ?? 0)
+        case .socks4:
+            reply.end = UInt32(SOCKS4Request.writeReply(.granted, into: area) ?? 0)
+        }
+        if service(slot).pointee.splice {
+            startSplicing(slot, preamble: connecting.preamble, reply: reply)
+        } else {
+            startCopying(slot, preamble: connecting.preamble, reply: reply)
+        }
+    }
+
+    /// The request cannot be served: the protocol's error reply, then close.
+    mutating func requestFailed(_ slot: Slot, _ request: ClientRequest, reason: CloseReason, errno: Errno?, detail: String) {
+        let area = replyArea(slot)
+        let timedOut = errno?.rawValue == ETIMEDOUT
+        let length: Int?
+        switch request {
+        case .none:
+            close(slot, reason: reason, errno: errno)
+            return
+        case .httpConnect, .httpForward:
+            let status: HTTPProxyStatus = reason == .handshakeInvalid ? .badRequest : timedOut ? .gatewayTimeout : .badGateway
+            length = status.write(into: area)
+        case .socks5:
+            let code: SOCKS5ReplyCode
+            switch reason {
+            case .nameUnresolved: code = timedOut ? .ttlExpired : .hostUnreachable
+            case .handshakeInvalid: code = .generalFailure
+            default: code = SOCKS5ReplyCode(connectErrno: errno?.rawValue ?? 0)
+            }
+            length = SOCKS5Reply.write(code, into: area)
+        case .socks4:
+            length = SOCKS4Request.writeReply(.rejected, into: area)
+        }
+        // The handshake phase sends the reply; the peek, if any, is no longer wanted.
+        slot.connection.pointee.phase = .handshaking(Handshaking(step: request.step))
+        sendReply(slot, length: length, thenClose: reason, detail: detail)
+    }
+}
+
+extension ClientRequest {
+    /// The step whose protocol names this request in logs.
+    var step: HandshakeStep {
+        switch self {
+        case .none, .httpConnect, .httpForward: return .httpRequest
+        case .socks5: return .socks5Request
+        case .socks4: return .socks4Request
+        }
+    }
+}
