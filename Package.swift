@@ -56,6 +56,6 @@ let package = Package(
         // Asynchronous DNS (c-ares) a worker drives from its ring.
         .systemLibrary(name: "CAres", pkgConfig: "libcares", providers: [.apt(["libc-ares-dev"])]),
         .target(name: "Resolver", dependencies: ["CAres", "ProxyProtocol"]),
-        .testTarget(name: "ResolverTests", dependencies: ["Resolver", "ProxyProtocol"]),
+        .testTarget(name: "ResolverTests", dependencies: ["Resolver", "ProxyProtocol", "RingwayTestSupport"]),
     ]
 )

@@ -1,6 +1,7 @@
 import Glibc
 import ProxyProtocol
 import Testing
+import RingwayTestSupport
 
 @testable import Resolver
 

@@ -5,15 +5,22 @@ import Synchronization
 /// A DNS server on 127.0.0.1 (UDP, ephemeral port) answering A and AAAA queries from a table,
 /// NXDOMAIN for names not in it, and counting every query by name and type. `silent` drops every
 /// query instead (for timeouts).
-final class FakeDNSServer: Sendable {
-    struct Record: Sendable {
-        var v4: [IPv4Address] = []
-        var v6: [IPv6Address] = []
-        var v4TTL: UInt32 = 300
-        var v6TTL: UInt32 = 300
+public final class FakeDNSServer: Sendable {
+    public struct Record: Sendable {
+        public var v4: [IPv4Address] = []
+        public var v6: [IPv6Address] = []
+        public var v4TTL: UInt32 = 300
+        public var v6TTL: UInt32 = 300
+
+        public init(v4: [IPv4Address] = [], v6: [IPv6Address] = [], v4TTL: UInt32 = 300, v6TTL: UInt32 = 300) {
+            self.v4 = v4
+            self.v6 = v6
+            self.v4TTL = v4TTL
+            self.v6TTL = v6TTL
+        }
     }
 
-    let port: UInt16
+    public let port: UInt16
     private let descriptor: Int32
     private let records: [String: Record]
     private let silent: Bool
@@ -21,7 +28,7 @@ final class FakeDNSServer: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
 
-    init(_ records: [String: Record] = [:], silent: Bool = false) throws {
+    public init(_ records: [String: Record] = [:], silent: Bool = false) throws {
         self.records = Dictionary(uniqueKeysWithValues: records.map { ($0.key.lowercased(), $0.value) })
         self.silent = silent
         let descriptor = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
@@ -56,20 +63,20 @@ final class FakeDNSServer: Sendable {
     }
 
     /// `127.0.0.1:PORT`, for `ResolverOptions.servers`.
-    var address: String { "127.0.0.1:\(port)" }
+    public var address: String { "127.0.0.1:\(port)" }
 
     /// Queries seen for `name` (any case) of `type` ("A", "AAAA"), or of every type when nil.
-    func queries(_ name: String, _ type: String? = nil) -> Int {
+    public func queries(_ name: String, _ type: String? = nil) -> Int {
         counts.withLock { counts in
             if let type { return counts["\(name.lowercased())/\(type)", default: 0] }
             return counts.filter { $0.key.hasPrefix("\(name.lowercased())/") }.values.reduce(0, +)
         }
     }
 
-    var totalQueries: Int { counts.withLock { $0.values.reduce(0, +) } }
+    public var totalQueries: Int { counts.withLock { $0.values.reduce(0, +) } }
 
     /// Ends the serving thread within ~50 ms; the socket closes with it.
-    func stop() { stopping.store(true, ordering: .releasing) }
+    public func stop() { stopping.store(true, ordering: .releasing) }
 
     private func serve() {
         defer {
@@ -139,7 +146,7 @@ final class FakeDNSServer: Sendable {
     }
 }
 
-enum FakeDNSError: Error {
+public enum FakeDNSError: Error {
     case socket(Int32)
     case thread
 }
