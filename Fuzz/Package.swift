@@ -35,5 +35,7 @@ let package = Package(
         fuzzTarget("FuzzProxyV2", [.product(name: "ProxyProtocol", package: "Ringway")]),
         fuzzTarget("FuzzServiceURL", [.product(name: "RingwayConfig", package: "Ringway")]),
         fuzzTarget("FuzzHTTPRequestHead", [.product(name: "Relay", package: "Ringway")]),
+        fuzzTarget("FuzzSOCKS", [.product(name: "Relay", package: "Ringway")]),
+        fuzzTarget("FuzzHTTPProxyRequest", [.product(name: "Relay", package: "Ringway")]),
     ]
 )

@@ -34,6 +34,11 @@
         /// Up to and including the blank line; what follows is the tunnel's.
         @_spi(Fuzzing) public var headLength: Int
         @_spi(Fuzzing) public var succeeded: Bool { (200..<300).contains(statusCode) }
+
+        @_spi(Fuzzing) public init(statusCode: Int, headLength: Int) {
+            self.statusCode = statusCode
+            self.headLength = headLength
+        }
     }
 
     /// The proxy's response head: `HTTP/1.x SP 3DIGIT [SP reason]`, header lines, blank line, at most

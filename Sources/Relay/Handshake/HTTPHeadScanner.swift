@@ -44,6 +44,7 @@ enum HTTPHeadScanner {
         var valueEnd = index
         while index < limit, bytes[index] != cr {
             let byte = bytes[index]
+            guard byte != lf else { return .invalid("line ending without CR") }
             guard isFieldByte(byte) else { return .invalid("control byte in a header value") }
             index += 1
             if byte != space && byte != tab { valueEnd = index }

@@ -44,6 +44,8 @@ import ProxyProtocol
 
     @_spi(Fuzzing) public struct ServerReply: Equatable, Sendable {
         @_spi(Fuzzing) public var code: UInt8
+        @_spi(Fuzzing) public init(code: UInt8) { self.code = code }
+
         @_spi(Fuzzing) public var granted: Bool { code == SOCKS4ReplyCode.granted.rawValue }
     }
 }

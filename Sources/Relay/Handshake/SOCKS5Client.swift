@@ -117,6 +117,12 @@ import ProxyProtocol
         @_spi(Fuzzing) public var boundHost: RequestedHost
         @_spi(Fuzzing) public var boundPort: UInt16
 
+        @_spi(Fuzzing) public init(code: UInt8, boundHost: RequestedHost, boundPort: UInt16) {
+            self.code = code
+            self.boundHost = boundHost
+            self.boundPort = boundPort
+        }
+
         @_spi(Fuzzing) public var replyCode: SOCKS5ReplyCode? { SOCKS5ReplyCode(rawValue: code) }
         @_spi(Fuzzing) public var succeeded: Bool { code == SOCKS5ReplyCode.succeeded.rawValue }
     }
