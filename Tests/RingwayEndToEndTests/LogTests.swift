@@ -29,13 +29,16 @@ struct LogTests {
         let accepted = try #require(ringway.waitForLine(containing: [" <> 127.0.0.1:\(port)"]))
         let connected = try #require(ringway.waitForLine(containing: [" <-> 127.0.0.1:\(echo.port)"]))
         let closed = try #require(ringway.waitForLine(containing: [" >< 127.0.0.1:\(port)"]))
-        #expect(object(accepted)?["level"] as? String == "debug")
+        let dialing = try #require(ringway.waitForLine(containing: [" >> 127.0.0.1:\(echo.port)"]))
+        #expect(object(accepted)?["level"] as? String == "info")
+        #expect(object(dialing)?["level"] as? String == "debug")
+        #expect([accepted, dialing, connected, closed].allSatisfy { object($0)?["kind"] as? String == "handler" })
         #expect(object(connected)?["level"] as? String == "info")
         #expect(object(connected)?["dst"] as? String == "127.0.0.1:\(echo.port)")
         #expect(object(closed)?["level"] as? String == "info")
         #expect(object(closed)?["reason"] as? String == "finished")
         // One connection, one sid on all three lines.
-        let sids = Set([accepted, connected, closed].compactMap { object($0)?["sid"] as? String })
+        let sids = Set([accepted, dialing, connected, closed].compactMap { object($0)?["sid"] as? String })
         #expect(sids.count == 1)
         for line in ringway.lines {
             let time = object(line)?["time"] as? String ?? ""
@@ -88,8 +91,8 @@ struct LogTests {
         // Under error, the info line "listening on" would not be written.
         #expect(ringway.waitUntilListening(services: 1, seconds: 5), "\(ringway.lines)")
         try exchange(port)
-        let accepted = ringway.waitForLine(containing: [" <> 127.0.0.1:\(port)"], seconds: 5)
-        #expect(accepted.flatMap { object($0)?["level"] as? String } == "debug", "\(ringway.lines)")
+        let dialing = ringway.waitForLine(containing: [" >> 127.0.0.1:\(echo.port)"], seconds: 5)
+        #expect(dialing.flatMap { object($0)?["level"] as? String } == "debug", "\(ringway.lines)")
     }
 
     /// Two workers writing at once, a few thousand lines: every one a whole JSON object.

@@ -46,6 +46,7 @@ extension Worker {
             return
         }
         kernel.disableNagle(socket)
+        logDialing(slot, to: endpoint)
         slot.connection.pointee.upstreamSocket = socket
         slot.connection.pointee.phase = .connecting(connecting)
         kernel.prepareConnect(

@@ -3,8 +3,8 @@ import ProxyProtocol
 import RingwayConfig
 import Uring
 
-/// Connection log lines, shaped like GOST's: `R <> L` when accepted (debug), `R <-> T` once the
-/// upstream answered, `R >< L` on close with `duration` (nanoseconds), `inputBytes` (client to
+/// Connection log lines, shaped like GOST's forward handler (`"kind":"handler"`): `R <> L` when
+/// accepted (info), `R >> T` when a connect starts (debug), `R <-> T` once the upstream answered, `R >< L` on close with `duration` (nanoseconds), `inputBytes` (client to
 /// upstream) and `outputBytes`. `sid` is the connection's unique id, the same 16 bytes a PROXY v2
 /// UNIQUE_ID TLV carries upstream, so both ends' logs can be joined.
 extension Worker {
@@ -24,11 +24,21 @@ extension Worker {
     }
 
     mutating func logAccepted(_ slot: Slot) {
+        guard log.enabled(.info) else { return }
+        let fields = logFields(slot)
+        log.write(.info) { line in
+            fields.write(&line)
+            line.field("msg", "\(fields.remoteText) <> \(fields.local)")
+        }
+    }
+
+    mutating func logDialing(_ slot: Slot, to endpoint: IPEndpoint) {
         guard log.enabled(.debug) else { return }
         let fields = logFields(slot)
         log.write(.debug) { line in
             fields.write(&line)
-            line.field("msg", "\(fields.remoteText) <> \(fields.local)")
+            line.field("dst", endpoint)
+            line.field("msg", "\(fields.remoteText) >> \(endpoint)")
         }
     }
 
@@ -79,7 +89,7 @@ struct ConnectionLogFields {
 
     /// `handler`: the protocol a proxy service's handshake speaks, instead of the service's own.
     func write(_ line: inout JSONLine, handler override: String? = nil) {
-        line.field("kind", "service")
+        line.field("kind", "handler")
         line.field("service", service)
         line.field("handler", override ?? handler)
         line.field("listener", "tcp")

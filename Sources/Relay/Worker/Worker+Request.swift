@@ -83,6 +83,7 @@ extension Worker {
             return
         }
         kernel.disableNagle(socket)
+        if let endpoint = IPEndpoint(address.pointee) { logDialing(slot, to: endpoint) }
         slot.connection.pointee.upstreamSocket = socket
         slot.connection.pointee.phase = .connecting(connecting)
         kernel.prepareConnect(
