@@ -57,7 +57,7 @@ public enum ConfigurationProblem: Error, Hashable, Sendable, CustomStringConvert
     case badCIDR(key: String, CIDRSyntaxError)
     case requires(key: String, other: String)
     case conflict(String)
-    case tooManyNodes(Int)
+    case forwardHopInChain
     case doesNotResolve(target: String, service: String, reason: String)
     case noAddresses(target: String, service: String)
 
@@ -113,9 +113,10 @@ public enum ConfigurationProblem: Error, Hashable, Sendable, CustomStringConvert
             return "\(key) needs \(other)"
         case .conflict(let text):
             return text
-        case .tooManyNodes(let count):
+        case .forwardHopInChain:
             return
-                "\(count) -F nodes given; Ringway has no proxy chains, give one -F forward://HOST:PORT[,HOST:PORT...]"
+                "a forward:// hop replaces the targets and cannot be one of several -F hops; chain http://, "
+                + "socks5:// or socks4:// hops"
         case .doesNotResolve(let target, let service, let reason):
             return "target \(target) of \(service) does not resolve: \(reason)"
         case .noAddresses(let target, let service):

@@ -54,34 +54,29 @@ public struct RingwayConfiguration: Hashable, Sendable {
         metrics: MetricsEndpoint? = nil,
         drainTimeout: Duration = defaultDrainTimeout
     ) throws(ConfigurationError) {
-        if nodeURLs.count > 1 {
-            throw ConfigurationError(.tooManyNodes(nodeURLs.count), origin: .nodeURL(nodeURLs[1]))
+        // Each -F is one hop, in order, as in GOST.
+        var chain: [ChainHop] = []
+        for text in nodeURLs { chain.append(try ChainHop(parsing: text)) }
+        if chain.count > 1, let index = chain.firstIndex(where: { $0.connector == .forward }) {
+            throw ConfigurationError(.forwardHopInChain, origin: .nodeURL(nodeURLs[index]))
         }
-        var node: ForwardNode?
-        if let text = nodeURLs.first { node = try ForwardNode(parsing: text) }
+        let forwardNode = chain.count == 1 && chain[0].connector == .forward
         var services: [ServiceConfig] = []
         var origins: [String: String] = [:]
         var warnings: [String] = []
         for text in serviceURLs {
-            let parsed = try ServiceURL.parse(text, node: node, firstIndex: services.count)
+            let parsed = try ServiceURL.parse(text, chain: chain, firstIndex: services.count)
             for service in parsed { origins[service.name] = text }
-            if node != nil, ServiceURL.hasExplicitTargets(text) {
+            if forwardNode, ServiceURL.hasExplicitTargets(text) {
                 warnings.append(
                     "-L \"\(text)\": its targets are ignored: with -F every connection goes to the -F node, as in "
                         + "GOST; write the service without targets (or with GOST's placeholder /:0) to say so")
             }
             services += parsed
         }
-        if let text = nodeURLs.first, let proxy = services.first(where: { $0.kind == .proxy }) {
+        if let text = nodeURLs.first, !services.contains(where: { $0.kind == .forward || $0.kind == .proxy }) {
             throw ConfigurationError(
-                .conflict(
-                    "\(proxy.handler) services (\(proxy.name)) cannot use a -F node yet; Ringway's proxy services connect "
-                        + "directly to what each client asks for"),
-                origin: .nodeURL(text))
-        }
-        if let text = nodeURLs.first, !services.contains(where: { $0.kind == .forward }) {
-            throw ConfigurationError(
-                .conflict("no tcp:// service uses it; -F applies to tcp:// services only"), origin: .nodeURL(text))
+                .conflict("no service uses it; -F applies to tcp:// and proxy services"), origin: .nodeURL(text))
         }
         self.init(
             services: services,
@@ -131,7 +126,7 @@ public struct RingwayConfiguration: Hashable, Sendable {
             guard names.insert(service.name).inserted else {
                 throw ConfigurationError(.conflict("two services are named \(service.name); names must be unique"))
             }
-            if service.kind == .forward && service.targets.isEmpty {
+            if (service.kind == .forward || !service.chain.isEmpty) && service.targets.isEmpty {
                 throw ConfigurationError(.missingTarget(use: "at least one forwarder node"), origin: origin(of: service.name))
             }
             if service.targets.count > Self.maximumTargets {
@@ -140,8 +135,9 @@ public struct RingwayConfiguration: Hashable, Sendable {
                     expected: "at most \(Self.maximumTargets) targets per service")
                 throw ConfigurationError(problem, origin: origin(of: service.name))
             }
-            if service.kind != .forward && !service.targets.isEmpty {
-                let problem = ConfigurationProblem.unexpectedTargets(kind: service.kind.rawValue)
+            // A proxy service dials targets only through a chain: its first hop's nodes.
+            if service.kind != .forward && service.chain.isEmpty && !service.targets.isEmpty {
+                let problem = ConfigurationProblem.unexpectedTargets(kind: service.handler)
                 throw ConfigurationError(problem, origin: origin(of: service.name))
             }
         }

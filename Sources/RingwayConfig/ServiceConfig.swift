@@ -35,8 +35,15 @@ public struct ServiceConfig: Hashable, Sendable {
     /// its request, SOCKS5 authentication included (`handshakeTimeout`).
     public var handshakeTimeout: Duration
     public var listen: ListenAddress
-    /// Upstream nodes, tried in order (round-robin start per connection) until one connects.
+    /// Upstream nodes, tried in order (round-robin start per connection) until one connects: the
+    /// targets, or through a chain the nodes of its first hop.
     public var targets: [TargetAddress]
+    /// `-F` proxy hops (http, socks5, socks4) negotiated in order once the first hop's node
+    /// answers; empty for a direct connection (or a lone forward node, which is `targets`).
+    public var chain: [ChainHop] = []
+    /// `tcp://` through a chain: the targets the last hop is asked to connect to (as written,
+    /// names resolved by the hop).
+    public var chainTargets: [TargetAddress] = []
     /// PROXY headers accepted from clients; nil when `proxyProtocol` is off.
     public var receiveProxy: ProxyReceiveConfig?
     /// PROXY header written to every upstream; nil when `handler.proxyProtocol` is off.

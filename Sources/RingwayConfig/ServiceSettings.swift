@@ -125,7 +125,7 @@ struct ServiceSettings {
         name: String,
         listen: ListenAddress,
         targets: [TargetAddress],
-        node: ForwardNode?
+        node: ChainHop?
     ) throws(ConfigurationProblem) -> ServiceConfig {
         var service = ServiceConfig(name: name, kind: kind, listen: listen, targets: targets, handler: handler)
         service.receiveProxy = try makeReceiveConfig()
@@ -172,7 +172,7 @@ struct ServiceSettings {
         return config
     }
 
-    private func makeSendConfig(node: ForwardNode?) throws(ConfigurationProblem) -> ProxySendConfig? {
+    private func makeSendConfig(node: ChainHop?) throws(ConfigurationProblem) -> ProxySendConfig? {
         // The -F node takes tcp:// services' connections only; whoami:// never connects anywhere.
         let node = kind == .forward ? node : nil
         if sendVersion != nil, node?.sendProxy != nil {

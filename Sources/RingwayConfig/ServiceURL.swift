@@ -25,11 +25,11 @@ public enum ServiceURL {
     /// addresses replace the targets of `tcp://` services.
     public static func parse(
         _ text: String,
-        node: ForwardNode? = nil,
+        chain: [ChainHop] = [],
         firstIndex: Int = 0
     ) throws(ConfigurationError) -> [ServiceConfig] {
         do throws(ConfigurationProblem) {
-            return try parse(trimmed: text.trimmingWhitespace, node: node, firstIndex: firstIndex)
+            return try parse(trimmed: text.trimmingWhitespace, chain: chain, firstIndex: firstIndex)
         } catch {
             throw ConfigurationError(error, origin: .serviceURL(text))
         }
@@ -37,9 +37,13 @@ public enum ServiceURL {
 
     private static func parse(
         trimmed text: String,
-        node: ForwardNode?,
+        chain: [ChainHop],
         firstIndex: Int
     ) throws(ConfigurationProblem) -> [ServiceConfig] {
+        // A lone forward hop replaces tcp:// services' targets (GOST's forward connector ignores
+        // the address asked for); proxy hops negotiate a tunnel to it.
+        let node = chain.count == 1 && chain[0].connector == .forward ? chain[0] : nil
+        let proxyChain = node == nil ? chain : []
         let url = try GOSTURL(text)
         let (kind, handler, protocols) = try kind(of: url.scheme)
         var credentials: Credentials?
@@ -47,7 +51,7 @@ public enum ServiceURL {
             guard kind == .proxy else { throw .userInfoNotSupported }
             credentials = try Credentials.parse(userInfo)
         }
-        if handler == "rtcp", node != nil {
+        if handler == "rtcp", !chain.isEmpty {
             throw .conflict(
                 "rtcp:// through a -F chain is GOST's remote port forwarding, which needs a hop that supports BIND; "
                     + "Ringway serves rtcp:// only without -F, as a local tcp:// forward")
@@ -65,6 +69,11 @@ public enum ServiceURL {
         let targetList = url.path.map { $0.trimmingCharacters(equalTo: "/") } ?? ""
         if kind != .forward && !targetList.isEmpty { throw .unexpectedTargets(kind: handler) }
         let written = try targets(in: targetList, placeholderAllowed: node != nil)
+        if kind == .proxy, node != nil {
+            throw .conflict(
+                "a -F forward:// node would take every request of this \(handler) service whatever the client asked; "
+                    + "use an http://, socks5:// or socks4:// hop to tunnel requests")
+        }
 
         let listenPorts = Array(bind.ports)
         var services: [ServiceConfig] = []
@@ -76,6 +85,12 @@ public enum ServiceURL {
             } else if kind == .forward {
                 serviceTargets = try targets(for: offset, of: listenPorts.count, from: written)
             }
+            // Through a chain, Ringway dials the first hop; the last hop is asked for the targets.
+            var chainTargets: [TargetAddress] = []
+            if !proxyChain.isEmpty && kind != .whoami {
+                chainTargets = serviceTargets
+                serviceTargets = proxyChain[0].targets
+            }
             var service = try settings.makeService(
                 name: "service-\(firstIndex + offset)",
                 listen: listen,
@@ -85,6 +100,10 @@ public enum ServiceURL {
             if kind == .proxy {
                 service.proxyProtocols = protocols
                 service.credentials = credentials
+            }
+            if kind != .whoami {
+                service.chain = proxyChain
+                service.chainTargets = chainTargets
             }
             services.append(service)
         }

@@ -3,34 +3,43 @@ import ProxyProtocol
 import RingwayConfig
 import Testing
 
-@Suite("-F nodes")
-struct ForwardNodeTests {
+@Suite("-F hops")
+struct ChainHopTests {
     @Test(arguments: [
-        ("forward://10.0.0.1:9000", ForwardNode(targets: [target("10.0.0.1", 9000)])),
+        ("forward://10.0.0.1:9000", ChainHop(targets: [target("10.0.0.1", 9000)])),
+        ("forward+tcp://a:1,b:2?proxyProtocol=2", ChainHop(targets: [target("a", 1), target("b", 2)], sendProxy: .v2)),
+        ("forward://[::1]:9000?hop.proxyProtocol=1", ChainHop(targets: [target("::1", 9000)], sendProxy: .v1)),
+        ("forward://:9000-9001?strategy=round", ChainHop(targets: [target("", 9000), target("", 9001)])),
+        ("FORWARD://h:1?proxyProtocol=0", ChainHop(targets: [target("h", 1)])),
+        // GOST's proxy connectors; no scheme is its http connector.
+        ("10.0.0.1:8080", ChainHop(.http, targets: [target("10.0.0.1", 8080)])),
+        ("http://:8000?proxyProtocol=1", ChainHop(.http, targets: [target("", 8000)], sendProxy: .v1)),
         (
-            "forward+tcp://a:1,b:2?proxyProtocol=2",
-            ForwardNode(targets: [target("a", 1), target("b", 2)], sendProxy: .v2)
+            "http://user:p%40ss@1.2.3.4:8080",
+            ChainHop(.http, targets: [target("1.2.3.4", 8080)], credentials: Credentials(user: "user", password: "p@ss"))
         ),
-        ("forward://[::1]:9000?hop.proxyProtocol=1", ForwardNode(targets: [target("::1", 9000)], sendProxy: .v1)),
-        ("forward://:9000-9001?strategy=round", ForwardNode(targets: [target("", 9000), target("", 9001)])),
-        ("FORWARD://h:1?proxyProtocol=0", ForwardNode(targets: [target("h", 1)])),
+        ("http+tcp://h:3128", ChainHop(.http, targets: [target("h", 3128)])),
+        ("socks5://1.2.3.4:1080", ChainHop(.socks5, targets: [target("1.2.3.4", 1080)])),
+        ("socks://a:b@h:1080?hop.proxyProtocol=2", ChainHop(.socks5, targets: [target("h", 1080)], credentials: Credentials(user: "a", password: "b"), sendProxy: .v2)),
+        ("socks4a://h:1080", ChainHop(.socks4, targets: [target("h", 1080)])),
     ])
-    func parses(_ text: String, _ expected: ForwardNode) throws {
-        #expect(try ForwardNode(parsing: text) == expected)
+    func parses(_ text: String, _ expected: ChainHop) throws {
+        #expect(try ChainHop(parsing: text) == expected)
     }
 
     @Test(arguments: [
-        ("10.0.0.1:8080", "has no scheme, which GOST reads as an HTTP proxy hop; use forward://HOST:PORT"),
-        ("socks5://1.2.3.4:1080", "scheme socks5 (a SOCKS5 proxy hop) is not supported; Ringway supports forward://"),
-        ("http://user:pass@1.2.3.4:8080", "scheme http (an HTTP proxy hop)"),
         ("tcp://1.2.3.4:80", "scheme tcp (an HTTP proxy hop over tcp: GOST has no tcp connector)"),
         ("forward+tls://1.2.3.4:443", "scheme forward+tls (a forward hop over GOST's tls transport)"),
         ("relay+ws://1.2.3.4:80", "scheme relay+ws (a GOST relay hop)"),
+        ("http2://1.2.3.4:443", "scheme http2 (an HTTP/2 proxy hop)"),
         ("forward://u:p@1.2.3.4:80", "user:password@ is not supported"),
-        ("forward://1.2.3.4:80/5.6.7.8:80", "takes no /TARGET part"),
+        ("socks4://u@1.2.3.4:1080", "Ringway sends SOCKS4 hops an empty user id"),
+        ("http://1.2.3.4:80/5.6.7.8:80", "takes no /TARGET part"),
         ("forward://", "has no target; use forward://HOST:PORT"),
+        ("http://", "has no target; use http://HOST:PORT"),
         ("forward://a:1,,b:2", "an empty entry"),
         ("forward://1.2.3.4:80?proxyProtocol=3", "proxyProtocol=3 is not valid; expected 1 or 2 (0 = off)"),
+        ("http://1.2.3.4:80?proxyProtocol=", "an empty value would mean off in GOST"),
         ("forward://1.2.3.4:80?interface=eth0", "key interface is a GOST option Ringway does not support"),
         ("forward://1.2.3.4:80?node.proxyProtocol=1", "unknown key node.proxyProtocol; known keys: proxyProtocol"),
         ("forward://1.2.3.4:80?hop.strategy=round", "unknown key hop.strategy"),
@@ -38,9 +47,26 @@ struct ForwardNodeTests {
         ("forward://1.2.3.4:80?strategy=fifo", "strategy=fifo is not valid; expected round or rr"),
     ])
     func refuses(_ text: String, _ fragment: String) throws {
-        let error = try #require(problem { () throws(ConfigurationError) in try ForwardNode(parsing: text) })
+        let error = try #require(problem { () throws(ConfigurationError) in try ChainHop(parsing: text) })
         #expect(error.description.hasPrefix("-F \"\(text)\": "))
         #expect(error.description.contains(fragment), "\(error.description)")
+    }
+
+    /// Each -F is one hop, in order; the first hop's nodes are dialled and the targets go to the last.
+    @Test func hopsChainInOrder() throws {
+        let configuration = try RingwayConfiguration(
+            serviceURLs: [":8080", "tcp://:8081/example.com:80", "whoami://:8082"],
+            nodeURLs: ["http://10.0.0.1:3128?proxyProtocol=1", "socks5://u:p@10.0.0.2:1080"])
+        let hops = [
+            ChainHop(.http, targets: [target("10.0.0.1", 3128)], sendProxy: .v1),
+            ChainHop(.socks5, targets: [target("10.0.0.2", 1080)], credentials: Credentials(user: "u", password: "p")),
+        ]
+        #expect(configuration.services[0].chain == hops)
+        #expect(configuration.services[0].targets == [target("10.0.0.1", 3128)])
+        #expect(configuration.services[1].chain == hops)
+        #expect(configuration.services[1].targets == [target("10.0.0.1", 3128)])
+        #expect(configuration.services[1].chainTargets == [target("example.com", 80)])
+        #expect(configuration.services[2].chain.isEmpty && configuration.services[2].targets.isEmpty)
     }
 }
 
@@ -82,7 +108,11 @@ struct CommandLineTests {
             "would both send a PROXY header; set one of them"
         ),
         (["tcp://:8080?proxyProtocolTLV.crc32c=true"], ["forward://h:1?proxyProtocol=1"], "v1 headers carry no TLVs"),
-        (["tcp://:8080/x:1"], ["forward://a:1", "forward://b:1"], "-F \"forward://b:1\": 2 -F nodes given"),
+        (["tcp://:8080/x:1"], ["forward://a:1", "forward://b:1"], "-F \"forward://a:1\": a forward:// hop replaces the targets"),
+        (["tcp://:8080/x:1"], ["http://a:1", "forward://b:1"], "cannot be one of several -F hops"),
+        ([":8080"], ["forward://a:1"], "a -F forward:// node would take every request of this auto service"),
+        (["tcp://:8080"], ["http://a:1"], "has no target; use tcp://:PORT/HOST:PORT"),
+        (["rtcp://:8080/:8000"], ["http://a:1"], "needs a hop that supports BIND"),
         (
             ["tcp://:8080/a:1", "tcp://:8080/b:1"], [],
             "-L \"tcp://:8080/b:1\": listens on the same port as -L \"tcp://:8080/a:1\" (:8080)"
@@ -93,7 +123,7 @@ struct CommandLineTests {
             ["tcp://:8000-8002/a:1", "tcp://:8002/b:1"], [],
             "-L \"tcp://:8002/b:1\": listens on the same port as -L \"tcp://:8000-8002/a:1\" (:8002)"
         ),
-        (["whoami://:8080"], ["forward://h:1"], "-F \"forward://h:1\": no tcp:// service uses it"),
+        (["whoami://:8080"], ["forward://h:1"], "-F \"forward://h:1\": no service uses it"),
         (["tcp://[::ffff:10.0.0.1]:8080/a:1"], [], "expected 10.0.0.1, the IPv4 form of that address"),
         ([], [], "no service given; use -L tcp://:PORT/HOST:PORT"),
         (["tcp://:8080/x:80", "udp://:53/1.1.1.1:53"], [], "-L \"udp://:53/1.1.1.1:53\": scheme udp"),

@@ -1,3 +1,4 @@
+import ProxyProtocol
 import Uring
 
 /// Payloads of the phases of a proxy service (`auto`, `http`, `socks5`, `socks4`): reading the
@@ -8,7 +9,9 @@ import Uring
 ///     [reply area][candidate addresses][reserve: outgoing PROXY header, rewritten head][incoming]
 ///
 /// so the reply to the client, the addresses being tried, the preamble sent upstream and the
-/// client's bytes never overlap.
+/// client's bytes never overlap. Connections through `-F` proxy hops also have, after the
+/// candidates, the destination the last hop is asked for and the area hop messages are built in
+/// and hop answers read into.
 struct Handshaking {
     var step = HandshakeStep.choosing
     /// Bytes of the incoming area taken by earlier handshake messages (and a PROXY header).
@@ -59,9 +62,48 @@ enum ProxyScratchLayout {
     static let candidatesOffset = replyCapacity
     static var candidateStride: Int { MemoryLayout<SocketAddress>.stride }
     static var candidatesEnd: Int { candidatesOffset + candidateCapacity * candidateStride }
+    /// The destination the last hop is asked for: its name bytes (an address needs none).
+    static var destinationOffset: Int { candidatesEnd }
+    static let destinationCapacity = 256
+    /// Hop messages (PROXY header, CONNECT with credentials, SOCKS) and hop answers.
+    static var negotiationOffset: Int { destinationOffset + destinationCapacity }
+    static let negotiationCapacity = 4096
+    static var negotiationEnd: Int { negotiationOffset + negotiationCapacity }
     /// Room an origin-form head may need beyond the absolute-form head it replaces (an added
     /// `Host:` line for HTTP/1.0 clients).
     static let rewriteGrowth = 320
     /// A request head (HTTP) or SOCKS message sequence must fit in this many bytes.
     static let requestCapacity = 8192
+}
+
+/// What the last `-F` hop is asked to connect to: an address, or a name whose bytes are in the
+/// chunk's destination area.
+struct Destination {
+    var address: IPAddress? = nil
+    var nameLength: UInt16 = 0
+    var port: UInt16 = 0
+}
+
+/// Talking to the `-F` hops, one at a time, over the upstream socket.
+struct Negotiating {
+    /// The hop being negotiated with (index into the service's chain).
+    var hop: UInt8 = 0
+    var step = NegotiationStep.httpConnect
+    var request = ClientRequest.none
+    var destination = Destination()
+    /// The first send to the destination, laid out in the chunk as for a direct connect.
+    var preamble = ByteRange()
+    /// The unsent part of the message to the hop, in the negotiation area.
+    var unsent = ByteRange()
+    /// Bytes of the hop's answer received into the negotiation area.
+    var received: UInt32 = 0
+}
+
+/// Which answer of the hop the negotiation waits for.
+enum NegotiationStep: UInt8 {
+    case httpConnect
+    case socks5Greeting
+    case socks5Authentication
+    case socks5Connect
+    case socks4Connect
 }

@@ -7,6 +7,7 @@ import Uring
 ///               │              ├─> handshaking ─┬─> resolving ─┐          │
 ///               │              │                └──────────────┴─> connecting
 ///               │              └─> serving ─────────────────────────────────┤
+///               │   connecting ──> negotiating (-F proxy hops) ──> relaying ┤
 ///               ├─> connecting / handshaking / serving (no PROXY header)    ├─> closing ──> free
 ///               └─> queued (maxConnections) ─> accepted                     │
 ///     any phase ────────────────────────────────────────────────────────────┘
@@ -28,6 +29,8 @@ enum Phase {
     case resolving(Resolving)
     /// An upstream connect is in flight.
     case connecting(Connecting)
+    /// Connected to the first `-F` hop: PROXY headers, CONNECT and SOCKS exchanges, hop by hop.
+    case negotiating(Negotiating)
     /// Both sockets open, bytes moving both ways.
     case relaying(Relaying)
     /// A built-in HTTP service (whoami, metrics) is reading requests and answering them.
@@ -66,6 +69,8 @@ struct Connecting {
     /// Requested targets: how many candidate addresses the scratch chunk holds (`address`
     /// indexes them), and the port asked for.
     var candidates: UInt8 = 0
+    /// Through `-F` proxy hops: what the last hop is asked to connect to.
+    var destination = Destination()
 }
 
 struct Relaying {

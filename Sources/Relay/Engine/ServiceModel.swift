@@ -28,13 +28,21 @@ struct ServiceModel {
     let handshakeTimeoutMilliseconds: UInt64
     /// GOST's handler name for logs.
     let handler: String
+    /// `-F` proxy hops negotiated after the first hop's node answered, and for `tcp://` the
+    /// destinations the last hop is asked for (round robin).
+    let chain: [HopModel]
+    let chainTargets: [TargetAddress]
+    /// The lowest byte of the scratch chunk a preamble may use: below lie the reply area,
+    /// candidates and hop negotiation.
+    let scratchFloor: Int
+    let connectTimeoutMilliseconds: UInt64
     /// Where a connection's incoming bytes start in its scratch chunk: the bytes before it hold
     /// the outgoing PROXY header (forwarders) or the response being built (HTTP services).
     let incomingOffset: Int
     let incomingCapacity: Int
 
     /// Whether connections need a scratch chunk at all (plain forwarding needs none).
-    var needsScratch: Bool { receive != nil || send != nil || kind != .forward }
+    var needsScratch: Bool { receive != nil || send != nil || kind != .forward || !chain.isEmpty }
 
     var scratchSize: Int { incomingOffset + incomingCapacity }
 
@@ -56,21 +64,46 @@ struct ServiceModel {
         credentials = config.credentials.map { ProxyCredentials(user: Array($0.user.utf8), password: Array($0.password.utf8)) }
         handshakeTimeoutMilliseconds = max(config.handshakeTimeout.milliseconds, 1)
         handler = config.handler
+        chain = config.chain.map(HopModel.init)
+        chainTargets = config.chainTargets
+        connectTimeoutMilliseconds = max(config.connectTimeout.milliseconds, 1)
+        scratchFloor = config.chain.isEmpty
+            ? (config.kind == .proxy ? ProxyScratchLayout.candidatesEnd : 0) : ProxyScratchLayout.negotiationEnd
         let receivedHeader = config.receiveProxy?.maximumHeaderLength ?? 0
         switch config.kind {
         case .forward:
             // Room for the largest header we may send, received TLVs passed through included.
             let reserve = config.sendProxy?.largestHeaderLength(receivingUpTo: config.receiveProxy?.maximumHeaderLength) ?? 0
-            incomingOffset = (reserve + 63) / 64 * 64
+            incomingOffset = (scratchFloor + reserve + 63) / 64 * 64
             incomingCapacity = max(receivedHeader, 4096)
         case .proxy:
             // Reply area, candidate addresses, then room for the header and a rewritten head.
             let reserve = config.sendProxy?.largestHeaderLength(receivingUpTo: config.receiveProxy?.maximumHeaderLength) ?? 0
-            incomingOffset = (ProxyScratchLayout.candidatesEnd + reserve + ProxyScratchLayout.rewriteGrowth + 63) / 64 * 64
+            incomingOffset = (scratchFloor + reserve + ProxyScratchLayout.rewriteGrowth + 63) / 64 * 64
             incomingCapacity = max(receivedHeader, ProxyScratchLayout.requestCapacity)
         case .whoami, .metrics:
             incomingOffset = HTTPResponder.responseCapacity + HTTPResponder.notesCapacity
             incomingCapacity = max(receivedHeader, HTTPResponder.requestCapacity)
         }
+    }
+}
+
+/// One `-F` proxy hop as a worker uses it: the connector, the nodes (the first hop's are dialled
+/// through the endpoint table; later hops' are asked for by the hop before), the credentials as
+/// bytes, and whether a PROXY header goes first.
+struct HopModel {
+    let connector: ChainHop.Connector
+    let nodes: [TargetAddress]
+    let credentials: ProxyCredentials?
+    let sendProxy: ProxySendConfig.Version?
+    /// `http://10.0.0.1:3128` for logs.
+    let description: String
+
+    init(_ hop: ChainHop) {
+        connector = hop.connector
+        nodes = hop.targets
+        credentials = hop.credentials.map { ProxyCredentials(user: Array($0.user.utf8), password: Array($0.password.utf8)) }
+        sendProxy = hop.sendProxy
+        description = hop.description
     }
 }

@@ -29,6 +29,9 @@ enum Verb: UInt8, CaseIterable {
     case spliceDrain
     case pollFill
     case pollDrain
+    /// Sends to and receives from a `-F` hop while negotiating (upstream socket, scratch chunk).
+    case hopSend
+    case hopReceive
     /// A poll on one of the resolver's sockets (slot: the descriptor; generation: which arming).
     case resolverPoll
 }

@@ -7,10 +7,21 @@ import Uring
 extension Worker {
     /// Connections start at the next target in turn (round robin per worker); a failure tries the
     /// target's next address, then the next target, until every target was tried once.
-    mutating func startConnect(_ slot: Slot, preamble: ByteRange) {
+    /// Through `-F` proxy hops the targets are the first hop's nodes; `request` and
+    /// `destination` say what the client asked for (a `tcp://` service's destination is its next
+    /// chain target).
+    mutating func startConnect(
+        _ slot: Slot, preamble: ByteRange, request: ClientRequest = .none, destination: Destination? = nil
+    ) {
         let serviceIndex = Int(slot.connection.pointee.service)
         let targetCount = endpoints.targetCount(service: serviceIndex)
         var connecting = Connecting(preamble: preamble)
+        connecting.request = request
+        if let destination {
+            connecting.destination = destination
+        } else if !service(slot).pointee.chainTargets.isEmpty {
+            connecting.destination = nextChainTarget(slot)
+        }
         connecting.target = roundRobin[serviceIndex] % UInt32(max(targetCount, 1))
         roundRobin[serviceIndex] &+= 1
         attemptConnect(slot, connecting, lastError: nil)
@@ -31,7 +42,13 @@ extension Worker {
             connecting.targetsTried += 1
         }
         guard Int(connecting.targetsTried) < targetCount else {
-            close(slot, reason: .upstreamUnavailable, errno: lastError)
+            if connecting.request != .none {
+                let timedOut = lastError?.rawValue == ETIMEDOUT
+                requestFailed(slot, connecting.request, reason: .upstreamUnavailable, errno: lastError,
+                              detail: timedOut ? "connect timed out" : "connect failed: \(lastError.map { "\($0)" } ?? "no address")")
+            } else {
+                close(slot, reason: .upstreamUnavailable, errno: lastError)
+            }
             return
         }
         let (target, address) = (Int(connecting.target), Int(connecting.address))
@@ -59,7 +76,7 @@ extension Worker {
     mutating func connectCompleted(_ slot: Slot, _ connecting: Connecting, _ completion: Completion) {
         let connection = slot.connection
         let serviceIndex = Int(connection.pointee.service)
-        let requested = connecting.request != .none
+        let requested = connecting.candidates > 0
         // The slot is within the target's run even if a refresh has rewritten it since.
         let endpoint = requested
             ? IPEndpoint(candidate(slot, Int(connecting.address)).pointee) ?? IPEndpoint(address: .v4(.any), port: 0)
@@ -84,6 +101,11 @@ extension Worker {
             return
         }
         connection.pointee.lastActivity = now
+        if !service(slot).pointee.chain.isEmpty {
+            // The pipe starts once the last hop's tunnel is up; that is when `R <-> T` is logged.
+            startNegotiating(slot, connecting)
+            return
+        }
         logConnected(slot, to: endpoint)
         if requested {
             requestConnected(slot, connecting)
@@ -96,6 +118,23 @@ extension Worker {
         if idle > 0, case .relaying = connection.pointee.phase {
             timers.schedule(slot.index, deadline: now + idle, in: slab.slots)
         }
+    }
+
+    /// A `tcp://` service's destination through its chain: its targets in turn, as written.
+    private mutating func nextChainTarget(_ slot: Slot) -> Destination {
+        let serviceIndex = Int(slot.connection.pointee.service)
+        let targets = service(slot).pointee.chainTargets
+        let target = targets[Int(chainRoundRobin[serviceIndex] % UInt32(targets.count))]
+        chainRoundRobin[serviceIndex] &+= 1
+        var destination = Destination(port: target.port)
+        if target.host.isEmpty {
+            destination.address = .v4(.loopback)
+        } else if let address = IPAddress(target.host) {
+            destination.address = address
+        } else {
+            destination.nameLength = UInt16(storeDestinationName(slot, target.host))
+        }
+        return destination
     }
 
     private mutating func logUpstreamFailure(_ slot: Slot, endpoint: IPEndpoint, error: Errno, timedOut: Bool) {

@@ -63,6 +63,13 @@ extension Worker {
             handshakeReceived(slot, completion)
         case (.handshaking, .send):
             handshakeReplySent(slot, completion)
+        case (.negotiating, .hopSend):
+            hopSent(slot, completion)
+        case (.negotiating, .hopReceive):
+            hopReceived(slot, completion)
+        case (.handshaking, .hopSend), (.handshaking, .hopReceive):
+            // A hop failed and the client's error reply is on its way: the hop is done with.
+            break
         case (.connecting, .peek), (.relaying, .peek):
             earlyBytesReceived(slot, completion)
         case (.connecting(let connecting), .connect):
@@ -105,6 +112,7 @@ extension Phase {
         case .handshaking: return "handshaking"
         case .resolving: return "resolving"
         case .connecting: return "connecting"
+        case .negotiating: return "negotiating"
         case .relaying(let relaying): return relaying.pipes == nil ? "relaying (copy)" : "relaying (splice)"
         case .serving: return "serving"
         case .closing: return "closing"

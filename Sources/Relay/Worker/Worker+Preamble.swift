@@ -30,7 +30,7 @@ extension Worker {
             // The reserve in front of the incoming area covers the largest header start-up
             // validation allows; anything larger is refused here rather than truncated.
             // A proxy connection's reply area and candidate addresses lie below the reserve.
-            let floor = service.pointee.kind == .proxy ? ProxyScratchLayout.candidatesEnd : 0
+            let floor = service.pointee.scratchFloor
             guard length <= payloadStart - floor, length <= ProxyHeaderDetector.maximumPossibleHeaderLength else {
                 refuseHeader(slot, .proxyHeaderTooLarge, detail: "\(length) bytes")
                 return nil

@@ -26,6 +26,18 @@ extension Worker {
             return
         }
         guard let preamble = preparePreamble(slot, header: nil, payloadStart: payloadStart) else { return }
+        if !service(slot).pointee.chain.isEmpty {
+            // Through -F hops the last hop resolves the name: Ringway dials the first hop.
+            var destination = Destination(port: target.port)
+            if case .address(let address) = target.host {
+                destination.address = address
+            } else if let name {
+                destination.nameLength = UInt16(storeDestinationName(slot, name))
+            }
+            timers.cancel(slot.index, in: slab.slots)
+            startConnect(slot, preamble: preamble, request: request, destination: destination)
+            return
+        }
         switch target.host {
         case .address(let address):
             storeCandidate(slot, 0, IPEndpoint(address: address, port: target.port))
@@ -34,6 +46,16 @@ extension Worker {
             guard let name else { return }
             resolveRequested(slot, Resolving(request: request, port: target.port, preamble: preamble), name: name)
         }
+    }
+
+    /// Copies a destination name into the chunk's destination area; its length.
+    func storeDestinationName(_ slot: Slot, _ name: String) -> Int {
+        let area = UnsafeMutableRawBufferPointer(
+            start: scratch.base(slot.connection.pointee.scratch) + ProxyScratchLayout.destinationOffset,
+            count: ProxyScratchLayout.destinationCapacity)
+        let bytes = Array(name.utf8.prefix(ProxyScratchLayout.destinationCapacity))
+        bytes.withUnsafeBytes { area.copyMemory(from: $0) }
+        return bytes.count
     }
 
     /// The `index`th address to try, kept in the chunk (a connect reads it until it completes).
@@ -92,23 +114,26 @@ extension Worker {
         slot.connection.pointee.inflight += 2
     }
 
-    /// The requested upstream answered: relay, with the client's success reply first.
-    mutating func requestConnected(_ slot: Slot, _ connecting: Connecting) {
-        var reply = ByteRange()
+    /// Writes the client's success reply into the reply area: its length (0 when none is owed).
+    func successReply(_ slot: Slot, _ request: ClientRequest) -> Int? {
         let area = replyArea(slot)
-        switch connecting.request {
+        switch request {
         case .none, .httpForward:
-            break
+            return 0
         case .httpConnect:
-            reply.end = UInt32(HTTPProxyStatus.connectionEstablished.write(into: area) ?? 0)
+            return HTTPProxyStatus.connectionEstablished.write(into: area)
         case .socks5:
             // BND.ADDR/BND.PORT: the address Ringway connected from, as RFC 1928 asks.
             let bound = (try? kernel.localAddress(of: slot.connection.pointee.upstreamSocket)).flatMap(IPEndpoint.init)
-            reply.end = UInt32(SOCKS5Reply.write(
-                .succeeded, boundAddress: bound?.address.unmapped ?? .v4(.any), boundPort: bound?.port ?? 0, into: area) ?? 0)
+            return SOCKS5Reply.write(.succeeded, boundAddress: bound?.address.unmapped ?? .v4(.any), boundPort: bound?.port ?? 0, into: area)
         case .socks4:
-            reply.end = UInt32(SOCKS4Request.writeReply(.granted, into: area) ?? 0)
+            return SOCKS4Request.writeReply(.granted, into: area)
         }
+    }
+
+    /// The requested upstream answered: relay, with the client's success reply first.
+    mutating func requestConnected(_ slot: Slot, _ connecting: Connecting) {
+        let reply = ByteRange(start: 0, end: UInt32(successReply(slot, connecting.request) ?? 0))
         if service(slot).pointee.splice {
             startSplicing(slot, preamble: connecting.preamble, reply: reply)
         } else {

@@ -1,3 +1,6 @@
+import Glibc
+import Uring
+
 /// One timer per connection, on the worker's wheel: what it means depends on the phase.
 extension Worker {
     mutating func expireTimers() {
@@ -16,6 +19,8 @@ extension Worker {
             headerTimedOut(slot)
         case .handshaking, .resolving:
             handshakeTimedOut(slot)
+        case .negotiating(let negotiating):
+            hopFailed(slot, negotiating, errno: Errno(rawValue: ETIMEDOUT), detail: "no answer in time")
         case .serving(let serving):
             servingTimerFired(slot, serving)
         case .relaying:

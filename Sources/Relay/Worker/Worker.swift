@@ -56,6 +56,8 @@ struct Worker<K: Kernel>: ~Copyable {
     var endpointVersion: UInt32
     /// Per service: the target the next connection starts at.
     let roundRobin: UnsafeMutableBufferPointer<UInt32>
+    /// Per service through a chain: the destination the next connection asks the last hop for.
+    let chainRoundRobin: UnsafeMutableBufferPointer<UInt32>
     /// Per service with maxConnections: accepted connections waiting for a place.
     let limitQueues: UnsafeMutableBufferPointer<ConnectionQueue>
     let completions: UnsafeMutableBufferPointer<Completion>
@@ -118,6 +120,8 @@ struct Worker<K: Kernel>: ~Copyable {
             connectTimeouts: setup.services.map(\.connectTimeout))
         roundRobin = .allocate(capacity: max(models.count, 1))
         roundRobin.initialize(repeating: 0)
+        chainRoundRobin = .allocate(capacity: max(models.count, 1))
+        chainRoundRobin.initialize(repeating: 0)
         limitQueues = .allocate(capacity: max(models.count, 1))
         limitQueues.initialize(repeating: ConnectionQueue())
         now = monotonicMilliseconds()
@@ -139,6 +143,7 @@ struct Worker<K: Kernel>: ~Copyable {
         services.deinitialize()
         services.deallocate()
         roundRobin.deallocate()
+        chainRoundRobin.deallocate()
         limitQueues.deallocate()
         completions.deallocate()
         wakeBuffer.deallocate()

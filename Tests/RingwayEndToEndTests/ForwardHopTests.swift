@@ -8,7 +8,7 @@ import Testing
 /// placeholder and a service without targets both work, and the node's `proxyProtocol` sends it
 /// a header naming the real client and the service's own address.
 @Suite("-F forward node", .serialized)
-struct ForwardNodeTests {
+struct ForwardHopTests {
     /// Records what arrives (decoded independently), then echoes the payload.
     func recordingNode() throws -> ScriptedUpstream {
         try ScriptedUpstream { fd, upstream in

@@ -1,0 +1,142 @@
+/// One `-F` hop: a group of nodes (`http://a:1,b:2` is two nodes, tried like a service's targets)
+/// and the connector that speaks to them, as in GOST:
+///
+/// - `forward://HOST:PORT` (`forward+tcp://`): a plain TCP hop. As the only hop it replaces the
+///   targets of every `tcp://` service: GOST's forward connector ignores the address it is asked
+///   for, so every connection goes to the node.
+/// - `http://[USER:PASS@]HOST:PORT` (also no scheme, GOST's default connector): HTTP `CONNECT`.
+/// - `socks5://[USER:PASS@]HOST:PORT` (`socks://`): SOCKS5 CONNECT, with RFC 1929 credentials.
+/// - `socks4://HOST:PORT` (`socks4a://`): SOCKS4 with an empty user id, the 4a form for names.
+///
+/// `proxyProtocol=1|2` (or `hop.proxyProtocol`) on a hop writes a PROXY header to it before
+/// anything else: the real client as source, the service's own address as destination.
+///
+/// YAML: `chains[0].hops[i].nodes[*]` with `addr`, `connector.type`, `connector.auth`; the hop's
+/// `metadata.proxyProtocol` is `sendProxy`.
+public struct ChainHop: Hashable, Sendable {
+    public enum Connector: String, Hashable, Sendable {
+        case forward, http, socks5, socks4
+    }
+
+    public var connector: Connector
+    public var targets: [TargetAddress]
+    /// Presented to the hop (HTTP Basic, RFC 1929, the SOCKS4 user id).
+    public var credentials: Credentials?
+    public var sendProxy: ProxySendConfig.Version?
+
+    public init(
+        _ connector: Connector = .forward, targets: [TargetAddress], credentials: Credentials? = nil,
+        sendProxy: ProxySendConfig.Version? = nil
+    ) {
+        self.connector = connector
+        self.targets = targets
+        self.credentials = credentials
+        self.sendProxy = sendProxy
+    }
+
+    public static let supportedSchemes = [
+        "forward://", "forward+tcp://", "http://", "socks5://", "socks://", "socks4://", "socks4a://",
+    ]
+
+    /// `scheme://host:port` of the hop's first node, for logs.
+    public var description: String { "\(connector.rawValue)://\(targets.first?.description ?? "?")" }
+
+    /// Parses one `-F` argument.
+    public init(parsing text: String) throws(ConfigurationError) {
+        do throws(ConfigurationProblem) {
+            self = try ChainHop.parse(text.trimmingWhitespace)
+        } catch {
+            throw ConfigurationError(error, origin: .nodeURL(text))
+        }
+    }
+
+    private static func parse(_ text: String) throws(ConfigurationProblem) -> ChainHop {
+        let url = try GOSTURL(text)
+        let connector = try connector(of: url.scheme)
+        var credentials: Credentials?
+        if let userInfo = url.userInfo {
+            guard connector != .forward else { throw .userInfoNotSupported }
+            credentials = try Credentials.parse(userInfo)
+            if connector == .socks4 {
+                throw .conflict("Ringway sends SOCKS4 hops an empty user id; remove USER@ (or use socks5:// with credentials)")
+            }
+        }
+        if let path = url.path, !path.isEmpty {
+            throw .conflict("a -F node takes no /TARGET part; the node itself receives the connections")
+        }
+        var targets: [TargetAddress] = []
+        for entry in url.host.split(separator: ",", omittingEmptySubsequences: false) {
+            guard !entry.isEmpty else {
+                if url.host.isEmpty { throw .missingTarget(use: "\(connector.rawValue)://HOST:PORT[,HOST:PORT...]") }
+                throw .emptyTarget
+            }
+            let address = try HostAndPorts(entry, allowRange: true)
+            targets += address.expanded.map { TargetAddress(host: $0.host.written, port: $0.port) }
+        }
+        var hop = ChainHop(connector, targets: targets, credentials: credentials)
+        var seen: Set<String> = []
+        for item in try url.query.map(QueryItem.parse) ?? [] {
+            let (prefix, name) = splitHopPrefix(item.key)
+            let lowered = name.lowercased()
+            guard prefix == nil || prefix == "hop" else { throw unknown(item.key) }
+            switch lowered {
+            case "proxyprotocol":
+                guard seen.insert(lowered).inserted else { throw .duplicateKey(item.key) }
+                hop.sendProxy = try ServiceSettings.version(item.value, key: item.key)
+            case "strategy" where prefix == nil:
+                guard seen.insert(lowered).inserted else { throw .duplicateKey(item.key) }
+                guard ["round", "rr"].contains(item.value.lowercased()) else {
+                    throw .badValue(key: item.key, value: item.value, expected: "round or rr")
+                }
+            default:
+                if let hint = GOSTOnlyKeys.hint(for: lowered) { throw .unsupportedKey(item.key, hint: hint) }
+                throw unknown(item.key)
+            }
+        }
+        return hop
+    }
+
+    /// GOST's connector for a scheme: no scheme is its `http` connector; `connector+tcp` is the
+    /// connector over the only dialer Ringway has.
+    private static func connector(of scheme: String?) throws(ConfigurationProblem) -> Connector {
+        guard let scheme else { return .http }
+        var name = scheme
+        if let plus = scheme.firstIndex(of: "+") {
+            guard scheme[scheme.index(after: plus)...] == "tcp" else {
+                throw .unsupportedScheme(scheme, meaning: GOSTSchemes.nodeMeaning(scheme), supported: supportedSchemes)
+            }
+            name = String(scheme[..<plus])
+        }
+        switch name {
+        case "forward": return .forward
+        case "http": return .http
+        case "socks5", "socks": return .socks5
+        case "socks4", "socks4a": return .socks4
+        default:
+            throw .unsupportedScheme(scheme, meaning: GOSTSchemes.nodeMeaning(scheme), supported: supportedSchemes)
+        }
+    }
+
+    private static func unknown(_ key: String) -> ConfigurationProblem {
+        .unknownKey(key, known: ["proxyProtocol", "hop.proxyProtocol", "strategy"], hint: nil)
+    }
+
+    /// GOST routes `hop.x` to the hop and `node.x`/`connector.x`/`dialer.x` elsewhere; only the
+    /// hop's keys mean anything here.
+    private static func splitHopPrefix(_ key: String) -> (String?, Substring) {
+        for prefix in ["hop", "node", "connector", "dialer"] where key.lowercased().hasPrefix(prefix + ".") {
+            return (prefix, key.dropFirst(prefix.count + 1))
+        }
+        return (nil, Substring(key))
+    }
+}
+
+extension StringProtocol {
+    /// Without leading and trailing spaces, tabs and newlines (Go's `strings.TrimSpace`).
+    var trimmingWhitespace: String {
+        guard let first = firstIndex(where: { !$0.isWhitespace }),
+            let last = lastIndex(where: { !$0.isWhitespace })
+        else { return "" }
+        return String(self[first...last])
+    }
+}
