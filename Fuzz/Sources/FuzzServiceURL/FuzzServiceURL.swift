@@ -2,7 +2,7 @@ import HarnessSupport
 import ProxyProtocol
 import RingwayConfig
 
-/// The command-line grammar: `ServiceURL.parse` (`-L`), `ForwardNode(parsing:)` (`-F`) and
+/// The command-line grammar: `ServiceURL.parse` (`-L`), `ChainHop(parsing:)` (`-F`) and
 /// `MetricsEndpoint(parsing:)` (`-metrics`), with the query, host, port-range, duration, CIDR and key
 /// parsers under them. The input is decoded as UTF-8 with invalid sequences replaced, as the arguments of
 /// a process are. The whole text goes through all three parsers; when it holds a line feed, the text
@@ -16,16 +16,17 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 
     let node = parseNode(text)
     parseMetrics(text)
-    parseServices(text, node: nil, firstIndex: 0)
-    // The same service behind a -F node, with and without a PROXY header toward the node.
-    parseServices(text, node: ForwardNode(targets: [TargetAddress(host: "10.0.0.1", port: 9000)]), firstIndex: 3)
-    if let node { parseServices(text, node: node, firstIndex: 0) }
+    parseServices(text, chain: [], firstIndex: 0)
+    // The same service behind a -F forward node, behind a proxy hop, and behind the hop parsed.
+    parseServices(text, chain: [ChainHop(targets: [TargetAddress(host: "10.0.0.1", port: 9000)])], firstIndex: 3)
+    parseServices(text, chain: [ChainHop(.http, targets: [TargetAddress(host: "10.0.0.2", port: 3128)])], firstIndex: 5)
+    if let node { parseServices(text, chain: [node], firstIndex: 0) }
 
     if let newline = text.firstIndex(of: "\n") {
         let service = String(text[..<newline])
         let nodeText = String(text[text.index(after: newline)...])
         if let node = parseNode(nodeText) {
-            parseServices(service, node: node, firstIndex: 1)
+            parseServices(service, chain: [node], firstIndex: 1)
         }
     }
     return 0
@@ -43,10 +44,10 @@ private func describe(_ error: ConfigurationError, origin expected: Configuratio
 }
 
 @discardableResult
-private func parseNode(_ text: String) -> ForwardNode? {
+private func parseNode(_ text: String) -> ChainHop? {
     do {
-        let node = try ForwardNode(parsing: text)
-        invariant((try? ForwardNode(parsing: text)) == node, "-F \(text.debugDescription) parses differently twice")
+        let node = try ChainHop(parsing: text)
+        invariant((try? ChainHop(parsing: text)) == node, "-F \(text.debugDescription) parses differently twice")
         invariant(!node.targets.isEmpty, "-F \(text.debugDescription) without targets")
         for target in node.targets {
             checkTarget(target, placeholderAllowed: false, context: "-F \(text.debugDescription)")
@@ -72,29 +73,31 @@ private func parseMetrics(_ text: String) {
     }
 }
 
-private func parseServices(_ text: String, node: ForwardNode?, firstIndex: Int) {
-    let context = ContextText { "-L \(text.debugDescription) with -F \(String(describing: node))" }
+private func parseServices(_ text: String, chain: [ChainHop], firstIndex: Int) {
+    let context = ContextText { "-L \(text.debugDescription) with -F \(chain)" }
     let first: Result<[ServiceConfig], ConfigurationError>
     do {
-        first = .success(try ServiceURL.parse(text, node: node, firstIndex: firstIndex))
+        first = .success(try ServiceURL.parse(text, chain: chain, firstIndex: firstIndex))
     } catch {
         describe(error, origin: .serviceURL(text), prefix: "-L \"")
         first = .failure(error)
     }
     let second: Result<[ServiceConfig], ConfigurationError>
     do {
-        second = .success(try ServiceURL.parse(text, node: node, firstIndex: firstIndex))
+        second = .success(try ServiceURL.parse(text, chain: chain, firstIndex: firstIndex))
     } catch {
         second = .failure(error)
     }
     invariant(first == second, "parses differently twice: \(first) then \(second): \(context)")
     if case .success(let services) = first {
-        checkServices(services, node: node, firstIndex: firstIndex, context: context)
+        checkServices(services, chain: chain, firstIndex: firstIndex, context: context)
     }
 }
 
 /// What ServiceURL.parse promises of the services of one `-L` argument.
-private func checkServices(_ services: [ServiceConfig], node: ForwardNode?, firstIndex: Int, context: ContextText) {
+private func checkServices(_ services: [ServiceConfig], chain: [ChainHop], firstIndex: Int, context: ContextText) {
+    let node = chain.count == 1 && chain[0].connector == .forward ? chain[0] : nil
+    let proxyChain = node == nil ? chain : []
     // One service per bind port, named in order, all with the settings of the one query.
     invariant(!services.isEmpty && services.count <= 65535, "\(services.count) services: \(context)")
     let head = services[0]
@@ -116,17 +119,26 @@ private func checkServices(_ services: [ServiceConfig], node: ForwardNode?, firs
         }
         switch service.kind {
         case .forward:
-            // A node's addresses replace the targets; without a node, a tcp:// service needs a target.
+            // A node's addresses replace the targets; through proxy hops the first hop's nodes are
+            // dialled and the targets go to the last hop; otherwise a tcp:// service needs a target.
             if let node {
                 invariant(
                     service.targets == node.targets, "targets \(service.targets) instead of the node's: \(context)")
+            } else if let first = proxyChain.first {
+                invariant(service.targets == first.targets && service.chain == proxyChain && !service.chainTargets.isEmpty,
+                          "tcp:// through hops: \(service): \(context)")
             } else {
-                invariant(!service.targets.isEmpty, "tcp:// without targets: \(context)")
+                invariant(!service.targets.isEmpty && service.chain.isEmpty, "tcp:// without targets: \(context)")
             }
+        case .proxy:
+            invariant(node == nil, "a proxy service behind a forward node: \(context)")
+            invariant(service.chain == proxyChain && service.targets == (proxyChain.first?.targets ?? [])
+                      && service.chainTargets.isEmpty && !service.proxyProtocols.isEmpty,
+                      "proxy service \(service): \(context)")
         case .whoami:
             // (A -F node's proxyProtocol reaches whoami:// services too, which never connect upstream.)
             invariant(
-                service.targets.isEmpty && !service.splice && service.connectTimeout == .seconds(15)
+                service.targets.isEmpty && service.chain.isEmpty && !service.splice && service.connectTimeout == .seconds(15)
                     && (service.sendProxy == nil || node?.sendProxy != nil),
                 "whoami:// with forwarding settings: \(service): \(context)")
         case .metrics:
