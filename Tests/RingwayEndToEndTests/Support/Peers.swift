@@ -17,6 +17,8 @@ enum Peer {
     static var haproxy: String? { path("haproxy") }
     static var nginx: String? { path("nginx") }
     static var curl: String? { path("curl") }
+    static var squid: String? { path("squid") }
+    static var danted: String? { path("danted") }
 
     /// scripts/test installs the peers and sets RINGWAY_REQUIRE_PEERS=1: there (and so in CI) a
     /// missing peer is a failure, not a silent skip.
@@ -24,7 +26,8 @@ enum Peer {
 
     /// The peers the tests use that are not installed.
     static var missing: [String] {
-        [("haproxy", haproxy), ("nginx", nginx), ("curl", curl)].filter { $0.1 == nil }.map(\.0)
+        [("haproxy", haproxy), ("nginx", nginx), ("curl", curl), ("squid", squid), ("danted", danted)]
+            .filter { $0.1 == nil }.map(\.0)
     }
 }
 
