@@ -13,9 +13,20 @@ struct RingwayCommand: ParsableCommand {
             SERVICES (-L, repeatable)
               tcp://[HOST]:PORT/TARGET:PORT[,TARGET:PORT...][?key=value&...]
                   forward every connection to a target (tried in turn when one fails)
+              rtcp://[HOST]:PORT/TARGET:PORT[?key=value&...]
+                  GOST's rtcp without a chain: a local tcp:// forward
+              [auto://][USER:PASS@][HOST]:PORT[?key=value&...]
+                  an HTTP, SOCKS5 and SOCKS4 proxy on one port (GOST's bare -L :PORT)
+              http:// | socks5:// | socks4://[USER:PASS@][HOST]:PORT[?key=value&...]
+                  a proxy speaking one protocol
               whoami://[HOST]:PORT[?key=value&...]
                   answer HTTP with the client address seen (diagnostics for PROXY chains)
               An empty HOST listens on every address; IPv6 literals go in brackets: [::1]:8080.
+
+            HOPS (-F, repeatable)
+              forward://HOST:PORT[,...]     every tcp:// connection to this node
+              http:// | socks5:// | socks4://[USER:PASS@]HOST:PORT[?proxyProtocol=1|2]
+                  a chain, in order; proxyProtocol writes a PROXY header to that hop first
 
             KEYS
               proxyProtocol=1|2               accept PROXY v1/v2 headers from clients
@@ -23,6 +34,7 @@ struct RingwayCommand: ParsableCommand {
               trustedProxies=CIDR,...         only these sources may send a header
               proxyProtocolTimeout=DURATION   e.g. 500ms, 3s
               handler.proxyProtocol=1|2       send a PROXY header to every upstream
+              handshakeTimeout=DURATION       proxy services: time to finish the request
               proxyProtocolTLV.uniqueId=true  (v2) add a per-connection UNIQUE_ID TLV
               proxyProtocolTLV.crc32c=true    (v2) add a CRC32C TLV
               proxyProtocolTLV.passthrough=true  (v2) forward the TLVs received
@@ -32,6 +44,8 @@ struct RingwayCommand: ParsableCommand {
               ringway -L tcp://:8000/192.168.1.10:80
               ringway -L "tcp://:8000/:8080?handler.proxyProtocol=2" -L "whoami://:8080?proxyProtocol=1"
               ringway -L "tcp://:443/10.0.0.5:443?proxyProtocol=1&trustedProxies=10.0.0.0/8" --workers 4
+              ringway -L ":8080?proxyProtocol=1"
+              ringway -L :8080 -F "http://:8000?proxyProtocol=1"
             """,
         version: version
     )
@@ -39,7 +53,7 @@ struct RingwayCommand: ParsableCommand {
     @Option(name: .customShort("L"), help: ArgumentHelp("A service URL (repeatable).", valueName: "url"))
     var services: [String] = []
 
-    @Option(name: .customShort("F"), help: ArgumentHelp("A forward node URL applied to every -L service.", valueName: "url"))
+    @Option(name: .customShort("F"), help: ArgumentHelp("A hop (repeatable): a forward node, or http/socks5/socks4 proxies chained in order.", valueName: "url"))
     var nodes: [String] = []
 
     @Option(name: .long, help: "Worker threads, each with its own io_uring (default: online CPUs).")

@@ -85,6 +85,25 @@ struct ProxyInteropTests {
         #expect(ringway.waitForLine(containing: ["\"client\":\"127.0.0.6:", "\"handler\":\"auto\""]) != nil)
     }
 
+    /// GOST: `gost -L :8080 -F http://:8000?proxyProtocol=1`, with Ringway's own http service
+    /// (requiring the header) as the node: a two-process chain to the origin.
+    @Test(.disabled(if: curlMissing, "curl is not installed (scripts/setup --peers installs it)"))
+    func gostsProxySendingTheHeaderToItsHTTPNodeAsWritten() throws {
+        let origin = try requestLineOrigin()
+        defer { origin.stop() }
+        let (front, node) = (try freePort(), try freePort())
+        let nodeProcess = try RingwayProcess(["-L", "http://127.0.0.1:\(node)?proxyProtocol=1&proxyProtocolPolicy=require"])
+        #expect(nodeProcess.waitUntilListening(services: 1))
+        let ringway = try RingwayProcess(["-L", ":\(front)", "-F", "http://:\(node)?proxyProtocol=1"])
+        #expect(ringway.waitUntilListening(services: 1))
+        for arguments in [["-x", "http://127.0.0.1:\(front)"], ["--socks5-hostname", "127.0.0.1:\(front)"]] {
+            #expect(try curl("http://localhost:\(origin.port)/n", extra: arguments) == "seen: GET /n HTTP/1.1\n", "\(arguments)")
+        }
+        // The node saw the real client in the header, and connected to the origin for it.
+        #expect(nodeProcess.waitForLine(containing: ["\"client\":\"127.0.0.5:", " <-> 127.0.0.1:\(origin.port)"]) != nil)
+        #expect(ringway.waitForLine(containing: [" <-> localhost:\(origin.port) via http://:\(node)"]) != nil)
+    }
+
     /// GOST: `gost -L rtcp://:8080/:8000?handler.proxyProtocol=1` (rtcp without a chain).
     @Test func gostsRtcpWithoutAChainAsWritten() throws {
         let upstream = try ScriptedUpstream { fd, upstream in
