@@ -41,7 +41,7 @@ struct CommandLineTests {
         BadCommandLine(
             arguments: ["-L", "tcp://:8080/127.0.0.1:80", "-L", "tcp://:8080/127.0.0.1:81"],
             begins: "ringway: -L \"tcp://:8080/127.0.0.1:81\": ", mentions: "listens on the same port as -L \"tcp://:8080/127.0.0.1:80\""),
-        BadCommandLine(arguments: ["-L", "whoami://:8080", "-F", "forward://127.0.0.1:1"], begins: "ringway: -F \"forward://127.0.0.1:1\": ", mentions: "no tcp:// service"),
+        BadCommandLine(arguments: ["-L", "whoami://:8080", "-F", "forward://127.0.0.1:1"], begins: "ringway: -F \"forward://127.0.0.1:1\": ", mentions: "no service uses it"),
         BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--workers", "0"], begins: "ringway: --workers: ", mentions: "workers"),
         BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--workers"], begins: "ringway: --workers: missing value", mentions: "<workers>"),
         BadCommandLine(arguments: ["-L"], begins: "ringway: -L: missing value", mentions: "<url>"),
