@@ -19,6 +19,8 @@ PACKAGES = {
     "iperf3": "iperf3",
     "wrk": "wrk",
     "perf": "linux-perf",
+    "squid": "squid",
+    "danted": "dante-server",
 }
 NGINX_STREAM_PACKAGE = "libnginx-mod-stream"
 NGINX_STREAM_PATHS = ("/usr/lib/nginx/modules/ngx_stream_module.so",
