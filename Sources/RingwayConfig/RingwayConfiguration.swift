@@ -72,6 +72,14 @@ public struct RingwayConfiguration: Hashable, Sendable {
                     "-L \"\(text)\": its targets are ignored: with -F every connection goes to the -F node, as in "
                         + "GOST; write the service without targets (or with GOST's placeholder /:0) to say so")
             }
+            if let proxy = parsed.first(where: { $0.kind == .proxy }), proxy.credentials == nil,
+                proxy.listen.host.map({ !$0.isLoopback }) ?? true
+            {
+                warnings.append(
+                    "-L \"\(text)\": a \(proxy.handler) proxy without USER:PASS@ that listens beyond loopback is an open "
+                        + "proxy to anything this host can reach, internal addresses included; add credentials, or "
+                        + "listen on 127.0.0.1 or behind a firewall")
+            }
             services += parsed
         }
         if let text = nodeURLs.first, !services.contains(where: { $0.kind == .forward || $0.kind == .proxy }) {

@@ -137,6 +137,17 @@ struct CommandLineTests {
         #expect(error.description.contains(fragment), "\(error.description)")
     }
 
+    /// GOST says nothing; an open proxy on a public address is worth a line at start-up.
+    @Test func anOpenProxyBeyondLoopbackIsWarnedAbout() throws {
+        for open in [":8080", "socks5://0.0.0.0:1080", "http://[::]:3128"] {
+            let warnings = try RingwayConfiguration(serviceURLs: [open]).warnings
+            #expect(warnings.count == 1 && warnings[0].contains("open proxy"), "\(open): \(warnings)")
+        }
+        for closed in ["127.0.0.1:8080", "socks5://u:p@:1080", "http://[::1]:3128", "tcp://:8080/x:1"] {
+            #expect(try RingwayConfiguration(serviceURLs: [closed]).warnings.isEmpty, "\(closed)")
+        }
+    }
+
     @Test func distinctHostsMayShareAPort() throws {
         let configuration = try RingwayConfiguration(serviceURLs: [
             "tcp://127.0.0.1:8080/a:1", "tcp://127.0.0.2:8080/b:1", "tcp://[::1]:8080/c:1", "tcp://0.0.0.0:8081/d:1",
