@@ -37,7 +37,6 @@ public final class Engine: @unchecked Sendable {
     private let listenSockets: [[Descriptor]]  // [worker][service]
     private let processStart: UInt64
     private let threads = Mutex<[NamedThread]>([])
-    private let refresher: TargetRefresher
     private let logOutput: LogOutput
     private let bufferPlan: BufferPlan
 
@@ -89,13 +88,6 @@ public final class Engine: @unchecked Sendable {
         }
         self.controls = controls
         let logOutput = LogOutput.open(Descriptor(rawValue: options.logDescriptor))
-        do {
-            refresher = try TargetRefresher(services: resolvedServices, options: options, logOutput: logOutput)
-        } catch {
-            perWorker.joined().forEach { $0.closeNow() }
-            logOutput.closeIfOwned()
-            throw .resources("cannot create the name refresher's eventfd: \(error)")
-        }
         self.logOutput = logOutput
         metrics.attach(controls)
         var realtime = timespec()
@@ -104,8 +96,6 @@ public final class Engine: @unchecked Sendable {
     }
 
     deinit {
-        // Normally stopped by wait(); an engine dropped without waiting must not leave it running.
-        refresher.stop()
         for control in controls { control.counters.deallocate() }
         logOutput.closeIfOwned()
     }
@@ -118,7 +108,7 @@ public final class Engine: @unchecked Sendable {
             let setup = WorkerSetup(
                 control: control, shared: shared, metrics: metrics, services: services,
                 listenSockets: listenSockets[worker], options: options, processStart: processStart,
-                refresher: refresher, logOutput: logOutput, bufferPlan: bufferPlan)
+                logOutput: logOutput, bufferPlan: bufferPlan)
             do {
                 started.append(try NamedThread.spawn(name: "ringway-w\(worker)") { runWorker(setup) })
             } catch {
@@ -138,13 +128,6 @@ public final class Engine: @unchecked Sendable {
             }
             if controls.allSatisfy({ $0.phase == .running || $0.phase == .finished }) { break }
             usleep(1000)
-        }
-        do {
-            try refresher.start()
-        } catch {
-            stop()
-            wait()
-            throw .resources("cannot start the name refresher thread: \(error)")
         }
         logStartup()
     }
@@ -203,7 +186,6 @@ public final class Engine: @unchecked Sendable {
             return current
         }
         for thread in joining { thread.join() }
-        if isFinished { refresher.stop() }
     }
 
     /// Prometheus text of every counter, summed over workers.

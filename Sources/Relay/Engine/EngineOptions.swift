@@ -22,14 +22,9 @@ public struct EngineOptions: Sendable {
     public var startupWarnings: [String] = []
     /// Where JSON log lines go (stderr unless a test or embedder wants them elsewhere).
     public var logDescriptor: Int32 = 2
-    /// Looks a target host name up again after connects to it failed (the system resolver
-    /// unless a test substitutes its own).
-    public var resolveHost: @Sendable (String) throws(HostLookupError) -> [IPAddress] = {
-        (host: String) throws(HostLookupError) -> [IPAddress] in try TargetResolution.addresses(of: host)
-    }
 
-    /// DNS servers (`HOST:PORT`) for names clients ask proxies for, instead of resolv.conf's
-    /// (tests point it at a local server).
+    /// DNS servers (`HOST:PORT`) for names clients ask proxies for and `tcp://` target names,
+    /// instead of resolv.conf's (tests point it at a local server).
     public var resolverServers: [String]? = nil
     /// How long one DNS query may take before it is tried again (c-ares), and how many tries.
     public var resolverTimeoutMilliseconds: Int? = nil

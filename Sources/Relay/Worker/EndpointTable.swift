@@ -99,6 +99,18 @@ struct EndpointTable: ~Copyable {
         }
     }
 
+    /// One target's addresses; the same condition.
+    mutating func replace(service: Int, target: Int, with list: [IPEndpoint]) {
+        let slots = targets + Int(serviceTargets[service]) + target
+        let kept = list.prefix(Int(slots.pointee.capacity))
+        for (index, endpoint) in kept.enumerated() {
+            let slot = Int(slots.pointee.first) + index
+            endpoints[slot] = endpoint
+            addresses[slot] = endpoint.socketAddress
+        }
+        slots.pointee.count = Int32(kept.count)
+    }
+
     private func slots(_ service: Int, _ target: Int) -> TargetSlots {
         targets[Int(serviceTargets[service]) + target]
     }

@@ -95,7 +95,6 @@ extension Worker {
             if requested {
                 attemptRequestedConnect(slot, next, lastError: lastError)
             } else {
-                refresher.requestRefresh(service: serviceIndex)
                 attemptConnect(slot, next, lastError: lastError)
             }
             return

@@ -15,7 +15,7 @@ extension Worker where K == RingKernel {
             let busy = timers.count > 0 || listeners.anyPaused || log.hasPending || resolverWatches.pending
             try kernel.ring.submitAndWait(timeoutNanoseconds: busy ? 10_000_000 : 500_000_000)
             now = monotonicMilliseconds()
-            if refresher.hasNames { adoptRefreshedEndpoints() }
+            adoptTargetNames()
             while true {
                 let count = kernel.ring.reapCompletions(into: completions)
                 if count == 0 { break }
@@ -50,15 +50,6 @@ extension Worker {
         counters.set(.buffersProvisioned, service: 0, UInt64(pools.main.circulating))
         counters.set(.bufferMemoryBytes, service: 0, UInt64(pools.circulatingBytes))
         counters.set(.logLinesDropped, service: 0, log.droppedLines)
-    }
-
-    /// Copies in the addresses the refresher found, at a moment when no prepared connect still
-    /// points into the table.
-    mutating func adoptRefreshedEndpoints() {
-        guard refresher.version != endpointVersion, kernel.unsubmittedCount == 0 else { return }
-        let (version, current) = refresher.snapshot()
-        for (service, list) in current.enumerated() { endpoints.replace(service: service, with: list) }
-        endpointVersion = version
     }
 
     func armWake() {

@@ -36,7 +36,9 @@ extension Worker {
 
     /// Once per loop turn: timeouts, answers, and the polls c-ares's sockets need now.
     mutating func serviceResolver() {
-        guard let resolver, resolverWatches.pending || !resolverWatches.isEmpty else { return }
+        guard let resolver else { return }
+        if !targetNames.isEmpty { refreshTargetNames() }
+        guard resolverWatches.pending || !resolverWatches.isEmpty else { return }
         if resolver.pendingQueries > 0 { resolver.processTimeouts() }
         var answers: [(token: UInt64, result: Result<Answer, ResolveFailure>)] = []
         resolver.drainAnswers { answers.append(($0, $1)) }
@@ -49,6 +51,10 @@ extension Worker {
     }
 
     private mutating func deliverAnswer(token: UInt64, _ result: Result<Answer, ResolveFailure>) {
+        if token & TargetNames.tokenFlag != 0 {
+            targetNameAnswered(Int(token & ~TargetNames.tokenFlag), result)
+            return
+        }
         let index = Int32(bitPattern: UInt32(truncatingIfNeeded: token))
         let generation = UInt32(truncatingIfNeeded: token >> 32)
         guard index >= 0, Int(index) < slab.highWater else { return }

@@ -14,7 +14,6 @@ struct WorkerSetup: @unchecked Sendable {
     let listenSockets: [Descriptor]
     let options: EngineOptions
     let processStart: UInt64
-    let refresher: TargetRefresher
     let logOutput: LogOutput
     let bufferPlan: BufferPlan
 }
@@ -42,7 +41,6 @@ struct Worker<K: Kernel>: ~Copyable {
     let shared: SharedServiceState
     let metrics: MetricsSource
     let counters: CounterBlock
-    let refresher: TargetRefresher
     let settings: WorkerSettings
     var pools: BufferPools
     var slab: ConnectionSlab
@@ -52,8 +50,8 @@ struct Worker<K: Kernel>: ~Copyable {
     var listeners: Listeners
     let services: UnsafeMutableBufferPointer<ServiceModel>
     var endpoints: EndpointTable
-    /// Which refresher version `endpoints` holds.
-    var endpointVersion: UInt32
+    /// `tcp://` targets written as names, looked up again as their TTLs run out.
+    var targetNames: TargetNames
     /// Per service: the target the next connection starts at.
     let roundRobin: UnsafeMutableBufferPointer<UInt32>
     /// Per service through a chain: the destination the next connection asks the last hop for.
@@ -106,17 +104,14 @@ struct Worker<K: Kernel>: ~Copyable {
         shared = setup.shared
         metrics = setup.metrics
         counters = setup.control.counters
-        refresher = setup.refresher
         settings = WorkerSettings(
             buffersPerDirection: min(max(options.buffersPerDirection, 1), Direction.capacity - 2),
             drainTimeoutMilliseconds: options.drainTimeout.milliseconds, processStart: setup.processStart,
             index: setup.control.index)
         services = .allocate(capacity: max(models.count, 1))
         _ = services.initialize(from: models)
-        let (version, current) = setup.refresher.snapshot()
-        endpointVersion = version
         endpoints = EndpointTable(
-            services: current, capacities: setup.services.map(TargetRefresher.capacities(of:)),
+            services: TargetNames.initialEndpoints(setup.services), capacities: setup.services.map(TargetNames.capacities(of:)),
             connectTimeouts: setup.services.map(\.connectTimeout))
         roundRobin = .allocate(capacity: max(models.count, 1))
         roundRobin.initialize(repeating: 0)
@@ -132,7 +127,12 @@ struct Worker<K: Kernel>: ~Copyable {
         wakeBuffer = .allocate(capacity: 1)
         wakeBuffer.initialize(to: 0)
         zeroDevice = (try? Descriptor.zeroDevice()) ?? .none
-        resolver = Worker.makeResolver(options, needed: setup.services.contains { $0.kind == .proxy })
+        // Built as locals first: reading a stored property while initializing another made the
+        // debug build destroy the uninitialized `resolver` as if it were being replaced.
+        let names = TargetNames(services: setup.services, now: now)
+        let needsResolver = setup.services.contains { $0.kind == .proxy } || !names.isEmpty
+        targetNames = names
+        resolver = Worker.makeResolver(options, needed: needsResolver)
         self.pools.nextTrim = now + BufferPools.trimIntervalMilliseconds
         publishGauges()
     }

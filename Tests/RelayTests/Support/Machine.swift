@@ -12,7 +12,6 @@ final class Machine {
     var worker: Worker<ScriptedKernel>
     private let control: WorkerControl
     private let metrics: MetricsSource
-    private let refresher: TargetRefresher
     private let logSink: Descriptor
     let listeners: [Descriptor]
     /// Requests prepared and not yet completed by the test, oldest first.
@@ -29,12 +28,11 @@ final class Machine {
         metrics = MetricsSource(serviceNames: services.map(\.name), shared: shared)
         metrics.attach([control])
         let output = LogOutput.open(logSink)
-        refresher = try TargetRefresher(services: services, options: options, logOutput: output)
         let kernel = self.kernel
         listeners = services.map { _ in kernel.newDescriptor() }
         let setup = WorkerSetup(
             control: control, shared: shared, metrics: metrics, services: services, listenSockets: listeners,
-            options: options, processStart: 0x1122_3344_5566_7788, refresher: refresher, logOutput: output,
+            options: options, processStart: 0x1122_3344_5566_7788, logOutput: output,
             bufferPlan: try BufferPlan(memoryLimit: 64 << 20, workers: 1, bufferCount: bufferCount, bufferSize: bufferSize))
         worker = try Worker(setup, kernel: kernel)
         for index in listeners.indices { worker.armAccept(index) }

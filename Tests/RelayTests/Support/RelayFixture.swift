@@ -54,7 +54,6 @@ final class RelayFixture {
     init(
         _ services: [ServiceConfig], workers: Int = 1, bufferCount: Int = 256, bufferSize: Int = 16 * 1024,
         buffersPerDirection: Int = 2, drainTimeout: Duration = .seconds(10), logLevel: LogLevel = .info,
-        resolveHost: (@Sendable (String) throws(HostLookupError) -> [IPAddress])? = nil,
         resolverServers: [String]? = nil, resolverTimeoutMilliseconds: Int? = nil
     ) throws {
         raiseDescriptorLimit()
@@ -62,7 +61,6 @@ final class RelayFixture {
             workers: workers, logLevel: logLevel, bufferCount: bufferCount, bufferSize: bufferSize,
             buffersPerDirection: buffersPerDirection, drainTimeout: drainTimeout)
         options.logDescriptor = logs.writeDescriptor
-        if let resolveHost { options.resolveHost = resolveHost }
         options.resolverServers = resolverServers
         if let resolverTimeoutMilliseconds {
             options.resolverTimeoutMilliseconds = resolverTimeoutMilliseconds
