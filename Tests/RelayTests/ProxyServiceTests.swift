@@ -220,17 +220,8 @@ struct ProxyServiceTests {
     }
 
     @Test func anUnansweredConnectIsAGatewayTimeout() throws {
-        let (listener, port) = try Sockets.listen(backlog: 0)
-        defer { close(listener) }
-        var fillers: [Int32] = []
-        defer { fillers.forEach { close($0) } }
-        for _ in 0..<3 {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            setNonBlocking(fd)
-            try Sockets.withSockaddr(.init(address: .v4(.loopback), port: port)) { _ = connect(fd, $0, $1) }
-            fillers.append(fd)
-        }
-        usleep(100_000)
+        let (port, sockets) = try unansweredPort()
+        defer { sockets.forEach { close($0) } }
         let relay = try RelayFixture([proxyService(connectTimeout: .milliseconds(300))])
         defer { relay.stop() }
         let http = try client(relay, Array("CONNECT 127.0.0.1:\(port) HTTP/1.1\r\n\r\n".utf8))

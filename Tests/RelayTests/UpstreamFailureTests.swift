@@ -21,18 +21,8 @@ struct UpstreamFailureTests {
 
     /// An upstream whose accept queue is full drops SYNs: the connect hangs until the timeout.
     @Test func unansweredConnectTimesOut() throws {
-        let (listener, port) = try Sockets.listen(backlog: 0)
-        defer { close(listener) }
-        // Fill the queue (backlog 0 holds one connection) so later SYNs are dropped.
-        var fillers: [Int32] = []
-        defer { fillers.forEach { close($0) } }
-        for _ in 0..<3 {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            setNonBlocking(fd)
-            try Sockets.withSockaddr(.init(address: .v4(.loopback), port: port)) { _ = connect(fd, $0, $1) }
-            fillers.append(fd)
-        }
-        usleep(100_000)
+        let (port, sockets) = try unansweredPort()
+        defer { sockets.forEach { close($0) } }
         let relay = try RelayFixture([forwardService(to: port, connectTimeout: .milliseconds(300))])
         defer { relay.stop() }
         let started = monotonicSeconds()

@@ -136,3 +136,19 @@ func forwardService(to port: UInt16, receive: ProxyReceiveConfig? = nil, send: P
     forwardService(to: [port], receive: receive, send: send, connectTimeout: connectTimeout, idleTimeout: idleTimeout,
                    maxConnections: maxConnections, splice: splice, listenHost: listenHost)
 }
+
+/// A loopback port whose accept queue is full, so SYNs to it are dropped and a connect hangs
+/// until its timeout. Close `sockets` (the listener and the queue's fillers) when done.
+func unansweredPort() throws -> (port: UInt16, sockets: [Int32]) {
+    let (listener, port) = try Sockets.listen(backlog: 0)
+    var sockets = [listener]
+    // Backlog 0 holds one connection; the rest fill the SYN queue.
+    for _ in 0..<3 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        setNonBlocking(fd)
+        try Sockets.withSockaddr(.init(address: .v4(.loopback), port: port)) { _ = connect(fd, $0, $1) }
+        sockets.append(fd)
+    }
+    usleep(100_000)
+    return (port, sockets)
+}
