@@ -23,6 +23,14 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
         return self
     }
 
+    /// 0.0.0.0 or ::, "this host".
+    public var isUnspecified: Bool {
+        switch self {
+        case .v4(let a): return a.isUnspecified
+        case .v6(let a): return a.isUnspecified
+        }
+    }
+
     public var isIPv4: Bool {
         if case .v4 = self { return true }
         return false

@@ -37,6 +37,10 @@ public struct Credentials: Hashable, Sendable, CustomStringConvertible {
         guard !user.isEmpty else {
             throw .badValue(key: "user:password@", value: "(empty user)", expected: "a user name before the ':'")
         }
+        // HTTP Basic sends "user:password": a colon in the user would move it into the password.
+        guard !user.contains(":") else {
+            throw .badValue(key: "user:password@", value: "(user with ':')", expected: "a user name without ':' (RFC 7617)")
+        }
         guard user.utf8.count <= maximumLength, password.utf8.count <= maximumLength else {
             throw .badValue(key: "user:password@", value: "(too long)", expected: "a user and a password of at most 255 bytes each")
         }

@@ -1,3 +1,5 @@
+import ProxyProtocol
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -81,6 +83,16 @@ public struct RingwayConfiguration: Hashable, Sendable {
                         + "listen on 127.0.0.1 or behind a firewall")
             }
             services += parsed
+        }
+        // A hop that is one of our own proxy services would nest connections without end.
+        for (index, hop) in chain.enumerated() where hop.connector != .forward {
+            for node in hop.targets where node.host.isEmpty || node.host == "localhost" || IPAddress(node.host)?.isLoopback == true {
+                if let own = services.first(where: { $0.listen.port == node.port && ($0.listen.host.map { $0.isLoopback || $0.isUnspecified } ?? true) }) {
+                    throw ConfigurationError(
+                        .conflict("\(node) is this process's own \(own.name) (\(own.listen)); a hop into itself loops until descriptors run out"),
+                        origin: .nodeURL(nodeURLs[index]))
+                }
+            }
         }
         if let text = nodeURLs.first, !services.contains(where: { $0.kind == .forward || $0.kind == .proxy }) {
             throw ConfigurationError(

@@ -251,6 +251,25 @@ struct ProxyServiceTests {
         #expect(relay.logs.waitForLine(containing: ["first byte (0x04) is not SOCKS5 (0x05)"]) != nil)
     }
 
+    /// Found by an attack run: one client pipelining `CONNECT <the proxy itself>` lines made each
+    /// tunnel open the next, ~10,000 nested connections from one send. The proxy's own listeners
+    /// and "this host" (0.0.0.0, ::) are refused.
+    @Test func theProxyItselfAndThisHostAreNotTargets() throws {
+        let echo = try ScriptedUpstream.echo()
+        defer { echo.stop() }
+        let relay = try RelayFixture([proxyService()])
+        defer { relay.stop() }
+        let pipelined = String(repeating: "CONNECT 127.0.0.1:\(relay.port) HTTP/1.1\r\n\r\n", count: 50)
+        let looping = try client(relay, Array(pipelined.utf8))
+        defer { close(looping) }
+        #expect(try rest(looping).hasPrefix("HTTP/1.1 403 Forbidden\r\n"))
+        let anyAddress = try client(relay, SOCKS5Bytes.greeting + [5, 1, 0, 1, 0, 0, 0, 0, UInt8(echo.port >> 8), UInt8(echo.port & 0xFF)])
+        defer { close(anyAddress) }
+        #expect(Array(try Sockets.receiveAll(anyAddress).prefix(4)) == [5, 0, 5, 2], "connection not allowed")
+        #expect(relay.eventually { relay.closes("target_forbidden") == 2 })
+        #expect(relay.metric("ringway_connections_accepted_total") == 2, "no nested connection was made")
+    }
+
     @Test func aDribbledRequestIsCutOffAtTheHandshakeDeadline() throws {
         let relay = try RelayFixture([proxyService(handshakeTimeout: .milliseconds(300))])
         defer { relay.stop() }

@@ -113,6 +113,8 @@ struct CommandLineTests {
         ([":8080"], ["forward://a:1"], "a -F forward:// node would take every request of this auto service"),
         (["tcp://:8080"], ["http://a:1"], "has no target; use tcp://:PORT/HOST:PORT"),
         (["rtcp://:8080/:8000"], ["http://a:1"], "needs a hop that supports BIND"),
+        ([":8080"], ["http://127.0.0.1:8080"], "is this process's own service-0 (:8080); a hop into itself loops"),
+        (["127.0.0.1:8080"], ["http://:9000", "socks5://localhost:8080"], "-F \"socks5://localhost:8080\": localhost:8080 is this process's own"),
         (
             ["tcp://:8080/a:1", "tcp://:8080/b:1"], [],
             "-L \"tcp://:8080/b:1\": listens on the same port as -L \"tcp://:8080/a:1\" (:8080)"

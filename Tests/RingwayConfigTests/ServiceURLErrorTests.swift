@@ -27,6 +27,7 @@ let invalidServiceURLs: [InvalidServiceURL] = [
     .init("udp://:10053/1.1.1.1:53", "scheme udp (UDP port forwarding)"),
     .init("rtcp://:8080", "has no target"),
     .init("http://:u@:8080", "expected a user name before the ':'"),
+    .init("http://a%3Ab:c@:8080", "a user name without ':' (RFC 7617)"),
     .init("http://a%ZZ:b@:8080", "bad percent escape"),
     .init("socks5://a:b@:1080?handler.proxyProtocolTLV.passthrough=true&handler.proxyProtocol=2",
           "key handler.proxyProtocolTLV.passthrough has no effect on socks5:// services"),

@@ -25,6 +25,7 @@ enum CloseReason: UInt8, CaseIterable, Error {
     case authenticationFailed
     case commandNotSupported
     case nameUnresolved
+    case targetForbidden
     case internalError
 
     var message: String {
@@ -52,6 +53,7 @@ enum CloseReason: UInt8, CaseIterable, Error {
         case .authenticationFailed: return "proxy authentication failed"
         case .commandNotSupported: return "proxy command not supported"
         case .nameUnresolved: return "the requested host name does not resolve"
+        case .targetForbidden: return "the requested target is this proxy itself or an unspecified address"
         case .internalError: return "internal error: unexpected event (see the error line before)"
         }
     }
@@ -64,7 +66,7 @@ enum CloseReason: UInt8, CaseIterable, Error {
         case .clientReset, .upstreamReset, .clientError, .upstreamError, .upstreamUnavailable, .proxyHeaderTimeout,
             .proxyHeaderInvalid, .proxyHeaderMissing, .proxyHeaderUntrusted, .noScratchMemory, .badRequest,
             .localAddressUnknown, .proxyHeaderTooLarge, .requestTimeout, .handshakeInvalid, .handshakeTimeout,
-            .authenticationFailed, .commandNotSupported, .nameUnresolved, .internalError:
+            .authenticationFailed, .commandNotSupported, .nameUnresolved, .targetForbidden, .internalError:
             return .warn
         }
     }
@@ -95,6 +97,7 @@ enum CloseReason: UInt8, CaseIterable, Error {
         case .authenticationFailed: return "auth_failed"
         case .commandNotSupported: return "command_not_supported"
         case .nameUnresolved: return "name_unresolved"
+        case .targetForbidden: return "target_forbidden"
         case .internalError: return "internal_error"
         }
     }

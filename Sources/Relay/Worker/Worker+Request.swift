@@ -40,7 +40,12 @@ extension Worker {
         }
         switch target.host {
         case .address(let address):
-            storeCandidate(slot, 0, IPEndpoint(address: address, port: target.port))
+            let endpoint = IPEndpoint(address: address.unmapped, port: target.port)
+            guard !isForbiddenTarget(endpoint) else {
+                requestFailed(slot, request, reason: .targetForbidden, errno: nil, detail: "\(endpoint)")
+                return
+            }
+            storeCandidate(slot, 0, endpoint)
             connectRequested(slot, request, candidates: 1, preamble: preamble)
         case .name:
             guard let name else { return }
@@ -73,9 +78,35 @@ extension Worker {
 
     /// The resolver answered (at once from its cache, or later): the addresses become candidates.
     mutating func nameResolved(_ slot: Slot, _ resolving: Resolving, _ addresses: [IPAddress]) {
-        let count = min(addresses.count, ProxyScratchLayout.candidateCapacity)
-        for index in 0..<count { storeCandidate(slot, index, IPEndpoint(address: addresses[index], port: resolving.port)) }
+        var count = 0
+        var forbidden: IPEndpoint?
+        for address in addresses where count < ProxyScratchLayout.candidateCapacity {
+            let endpoint = IPEndpoint(address: address.unmapped, port: resolving.port)
+            if isForbiddenTarget(endpoint) {
+                forbidden = endpoint
+                continue
+            }
+            storeCandidate(slot, count, endpoint)
+            count += 1
+        }
+        guard count > 0 else {
+            requestFailed(slot, resolving.request, reason: forbidden == nil ? .nameUnresolved : .targetForbidden, errno: nil,
+                          detail: forbidden.map { "the name resolves to \($0)" } ?? "no address")
+            return
+        }
         connectRequested(slot, resolving.request, candidates: count, preamble: resolving.preamble)
+    }
+
+    /// "This host" (0.0.0.0, ::) or one of this proxy's own listeners: a tunnel into the proxy
+    /// itself nests once per request line a client pipelines, until descriptors run out. Only
+    /// loopback and the listeners' own addresses are recognised; a loop through another host or
+    /// another local address is not.
+    func isForbiddenTarget(_ endpoint: IPEndpoint) -> Bool {
+        let address = endpoint.address
+        if address.isUnspecified { return true }
+        return ownEndpoints.contains { own in
+            own.port == endpoint.port && (address.isLoopback || own.address.unmapped == address)
+        }
     }
 
     private mutating func connectRequested(_ slot: Slot, _ request: ClientRequest, candidates: Int, preamble: ByteRange) {
@@ -151,13 +182,15 @@ extension Worker {
             close(slot, reason: reason, errno: errno)
             return
         case .httpConnect, .httpForward:
-            let status: HTTPProxyStatus = reason == .handshakeInvalid ? .badRequest : timedOut ? .gatewayTimeout : .badGateway
+            let status: HTTPProxyStatus = reason == .handshakeInvalid ? .badRequest
+                : reason == .targetForbidden ? .forbidden : timedOut ? .gatewayTimeout : .badGateway
             length = status.write(into: area)
         case .socks5:
             let code: SOCKS5ReplyCode
             switch reason {
             case .nameUnresolved: code = timedOut ? .ttlExpired : .hostUnreachable
             case .handshakeInvalid: code = .generalFailure
+            case .targetForbidden: code = .notAllowed
             default: code = SOCKS5ReplyCode(connectErrno: errno?.rawValue ?? 0)
             }
             length = SOCKS5Reply.write(code, into: area)

@@ -50,6 +50,9 @@ struct Worker<K: Kernel>: ~Copyable {
     var listeners: Listeners
     let services: UnsafeMutableBufferPointer<ServiceModel>
     var endpoints: EndpointTable
+    /// Where this worker's listeners are bound: a proxy client may not ask for them (a tunnel
+    /// into the proxy itself nests without end).
+    let ownEndpoints: [IPEndpoint]
     /// `tcp://` targets written as names, looked up again as their TTLs run out.
     var targetNames: TargetNames
     /// Per service: the target the next connection starts at.
@@ -123,6 +126,7 @@ struct Worker<K: Kernel>: ~Copyable {
         timers = TimerWheel(nowMilliseconds: now)
         log = EventLog(level: options.logLevel, output: setup.logOutput)
         listeners = Listeners(sockets: setup.listenSockets)
+        ownEndpoints = setup.listenSockets.compactMap { (try? kernel.localAddress(of: $0)).flatMap(IPEndpoint.init) }
         completions = .allocate(capacity: 512)
         wakeBuffer = .allocate(capacity: 1)
         wakeBuffer.initialize(to: 0)

@@ -53,11 +53,20 @@ struct HandshakeHTTPProxyRequestTests {
 
     @Test func originFormAddsHostAndDropsEveryProxyField() {
         #expect(originForm("GET http://Example.com HTTP/1.0\r\nproxy-foo: 1\r\nX: y\r\n\r\n")
-            == "GET / HTTP/1.0\r\nX: y\r\nHost: Example.com\r\n\r\n")
+            == "GET / HTTP/1.0\r\nHost: Example.com\r\nX: y\r\n\r\n")
         #expect(originForm("POST http://a.example:81?q=1 HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
-            == "POST /?q=1 HTTP/1.1\r\nContent-Length: 0\r\nHost: a.example:81\r\n\r\n")
+            == "POST /?q=1 HTTP/1.1\r\nHost: a.example:81\r\nContent-Length: 0\r\n\r\n")
         #expect(originForm("GET http://[2001:db8::1]/p HTTP/1.1\r\n\r\n") == "GET /p HTTP/1.1\r\nHost: [2001:db8::1]\r\n\r\n")
         #expect(originForm("GET http://a/p HTTP/1.1\r\n\r\n", capacity: 20) == nil)
+    }
+
+    /// RFC 9112 section 3.2.2: the Host the origin sees is the request target's, whatever the
+    /// client wrote (found by an attack run: `Host: evil.example` reached 127.0.0.1 unchanged).
+    @Test func originFormReplacesTheClientsHost() {
+        #expect(originForm("GET http://127.0.0.1:8080/ HTTP/1.1\r\nHost: evil.example\r\nX: 1\r\n\r\n")
+            == "GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nX: 1\r\n\r\n")
+        #expect(originForm("GET http://a.example/ HTTP/1.1\r\nhOST:a.example\r\nHostname: x\r\n\r\n")
+            == "GET / HTTP/1.1\r\nHost: a.example\r\nHostname: x\r\n\r\n")
     }
 
     @Test func targets() {
