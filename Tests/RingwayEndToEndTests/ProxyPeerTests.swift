@@ -38,7 +38,8 @@ struct ProxyPeerTests {
             shutdown_lifetime 0 seconds
             """, configName: "squid.conf") { ["-N", "-f", $0] }
         #expect(waitForListener(squidPort, seconds: 20), "squid did not start: \(squid.output)")
-        let ringway = try RingwayProcess(["-L", "127.0.0.1:\(front)", "-F", "http://127.0.0.1:\(squidPort)?proxyProtocol=1"])
+        // GOST's -F=URL spelling.
+        let ringway = try RingwayProcess(["-L=127.0.0.1:\(front)", "-F=http://127.0.0.1:\(squidPort)?proxyProtocol=1"])
         #expect(ringway.waitUntilListening(services: 1))
         // Both an HTTP CONNECT client and a SOCKS5 client of Ringway go through squid.
         #expect(try curl("http://127.0.0.1:\(origin.port)/a", extra: ["-x", "http://127.0.0.1:\(front)"]) == "seen: GET /a HTTP/1.1\n")
