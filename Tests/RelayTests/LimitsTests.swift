@@ -137,7 +137,7 @@ struct LimitsTests {
         let relay = try RelayFixture([forwardService(to: echo.port, maxConnections: 2)], workers: 2)
         defer { relay.stop() }
         var clients: [Int32] = []
-        defer { clients.forEach { close($0) } }
+        defer { clients.filter { $0 >= 0 }.forEach { close($0) } }
         for index in 0..<6 {
             let client = try Sockets.connect(port: relay.port)
             try Sockets.sendAll(client, "c\(index)")
@@ -145,7 +145,7 @@ struct LimitsTests {
             usleep(150_000)
         }
         func served() -> [Int] {
-            clients.indices.filter { Sockets.readable(clients[$0], within: 300) }
+            clients.indices.filter { clients[$0] >= 0 && Sockets.readable(clients[$0], within: 300) }
         }
         let first = served()
         #expect(first.count == 2, "served \(first)")
@@ -153,8 +153,10 @@ struct LimitsTests {
         #expect(relay.logs.waitForLine(containing: ["maxConnections=2 reached"]) != nil)
         // One leaves: exactly one more is served.
         for index in first { _ = try Sockets.receive(clients[index], exactly: 2) }
+        // No new client: one that connected now could take the freed place before the queued ones
+        // (with SO_REUSEPORT it may land in an empty backlog), which is allowed but not tested here.
         close(clients[first[0]])
-        clients[first[0]] = try Sockets.connect(port: relay.port)  // a new client takes the descriptor's place
+        clients[first[0]] = -1
         #expect(relay.eventually { clients.indices.filter { !first.contains($0) && Sockets.readable(clients[$0], within: 10) }.count == 1 })
         usleep(300_000)
         #expect(clients.indices.filter { !first.contains($0) && Sockets.readable(clients[$0], within: 10) }.count == 1)
