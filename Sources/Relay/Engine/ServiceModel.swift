@@ -32,6 +32,8 @@ struct ServiceModel {
     /// destinations the last hop is asked for (round robin).
     let chain: [HopModel]
     let chainTargets: [TargetAddress]
+    /// `!chain.isEmpty`, read on every connection without touching the array.
+    let chained: Bool
     /// The lowest byte of the scratch chunk a preamble may use: below lie the reply area,
     /// candidates and hop negotiation.
     let scratchFloor: Int
@@ -42,7 +44,7 @@ struct ServiceModel {
     let incomingCapacity: Int
 
     /// Whether connections need a scratch chunk at all (plain forwarding needs none).
-    var needsScratch: Bool { receive != nil || send != nil || kind != .forward || !chain.isEmpty }
+    var needsScratch: Bool { receive != nil || send != nil || kind != .forward || chained }
 
     var scratchSize: Int { incomingOffset + incomingCapacity }
 
@@ -66,6 +68,7 @@ struct ServiceModel {
         handler = config.handler
         chain = config.chain.map(HopModel.init)
         chainTargets = config.chainTargets
+        chained = !config.chain.isEmpty
         connectTimeoutMilliseconds = max(config.connectTimeout.milliseconds, 1)
         scratchFloor = config.chain.isEmpty
             ? (config.kind == .proxy ? ProxyScratchLayout.candidatesEnd : 0) : ProxyScratchLayout.negotiationEnd

@@ -19,8 +19,9 @@ extension Worker {
         connecting.request = request
         if let destination {
             connecting.destination = destination
-        } else if !service(slot).pointee.chainTargets.isEmpty {
-            connecting.destination = nextChainTarget(slot)
+        } else if service(slot).pointee.chained {
+            guard let next = nextChainTarget(slot) else { return }
+            connecting.destination = next
         }
         connecting.target = roundRobin[serviceIndex] % UInt32(max(targetCount, 1))
         roundRobin[serviceIndex] &+= 1
@@ -42,23 +43,23 @@ extension Worker {
             connecting.targetsTried += 1
         }
         guard Int(connecting.targetsTried) < targetCount else {
-            if connecting.request != .none {
-                let timedOut = lastError?.rawValue == ETIMEDOUT
-                requestFailed(slot, connecting.request, reason: .upstreamUnavailable, errno: lastError,
-                              detail: timedOut ? "connect timed out" : "connect failed: \(lastError.map { "\($0)" } ?? "no address")")
-            } else {
-                close(slot, reason: .upstreamUnavailable, errno: lastError)
-            }
+            upstreamUnreachable(slot, connecting, lastError: lastError)
             return
         }
         let (target, address) = (Int(connecting.target), Int(connecting.address))
-        let endpoint = endpoints.endpoint(service: serviceIndex, target: target, address: address)
+        dial(slot, connecting, endpoint: endpoints.endpoint(service: serviceIndex, target: target, address: address),
+             address: endpoints.address(service: serviceIndex, target: target, address: address))
+    }
+
+    /// A socket to `endpoint` and a connect to `address` (its kernel form, which must stay put
+    /// until submitted) bounded by the service's linked timeout.
+    mutating func dial(_ slot: Slot, _ connecting: Connecting, endpoint: IPEndpoint, address: UnsafePointer<SocketAddress>) {
         let socket: Descriptor
         do {
             socket = try kernel.openSocket(family: endpoint.family)
         } catch {
             logUpstreamFailure(slot, endpoint: endpoint, error: error, timedOut: false)
-            close(slot, reason: .upstreamUnavailable, errno: error)
+            upstreamUnreachable(slot, connecting, lastError: error)
             if error == .tooManyOpenFiles || error == .tooManyOpenFilesInSystem { pauseAccepting(because: error) }
             return
         }
@@ -67,10 +68,21 @@ extension Worker {
         slot.connection.pointee.upstreamSocket = socket
         slot.connection.pointee.phase = .connecting(connecting)
         kernel.prepareConnect(
-            socket: socket, address: endpoints.address(service: serviceIndex, target: target, address: address),
-            timeout: endpoints.connectTimeout(service: serviceIndex), userData: slot.userData(.connect),
-            timeoutUserData: slot.userData(.connectTimeout))
+            socket: socket, address: address, timeout: endpoints.connectTimeout(service: Int(slot.connection.pointee.service)),
+            userData: slot.userData(.connect), timeoutUserData: slot.userData(.connectTimeout))
         slot.connection.pointee.inflight += 2
+    }
+
+    /// Every address was tried (or no socket could be had): a proxy client gets its protocol's
+    /// error reply, anyone else a close.
+    mutating func upstreamUnreachable(_ slot: Slot, _ connecting: Connecting, lastError: Errno?) {
+        guard connecting.request != .none else {
+            close(slot, reason: .upstreamUnavailable, errno: lastError)
+            return
+        }
+        let detail = lastError?.rawValue == ETIMEDOUT
+            ? "connect timed out" : "connect failed: \(lastError.map { "\($0)" } ?? "no address")"
+        requestFailed(slot, connecting.request, reason: .upstreamUnavailable, errno: lastError, detail: detail)
     }
 
     mutating func connectCompleted(_ slot: Slot, _ connecting: Connecting, _ completion: Completion) {
@@ -100,27 +112,46 @@ extension Worker {
             return
         }
         connection.pointee.lastActivity = now
-        if !service(slot).pointee.chain.isEmpty {
+        if service(slot).pointee.chained {
             // The pipe starts once the last hop's tunnel is up; that is when `R <-> T` is logged.
             startNegotiating(slot, connecting)
             return
         }
         logConnected(slot, to: endpoint)
-        if requested {
-            requestConnected(slot, connecting)
-        } else if service(slot).pointee.splice {
-            startSplicing(slot, preamble: connecting.preamble)
+        if connecting.request == .none {
+            startRelaying(slot, preamble: connecting.preamble)
         } else {
-            startCopying(slot, preamble: connecting.preamble)
+            startRelaying(slot, preamble: connecting.preamble, replyingTo: connecting.request)
+        }
+    }
+
+    /// Relaying, copy or splice as the service says, with the idle timer. `reply` bytes of the
+    /// scratch chunk go to the client before anything from upstream.
+    mutating func startRelaying(_ slot: Slot, preamble: ByteRange, reply: ByteRange = ByteRange()) {
+        if service(slot).pointee.splice {
+            startSplicing(slot, preamble: preamble, reply: reply)
+        } else {
+            startCopying(slot, preamble: preamble, reply: reply)
         }
         let idle = service(slot).pointee.idleTimeoutMilliseconds
-        if idle > 0, case .relaying = connection.pointee.phase {
+        if idle > 0, case .relaying = slot.connection.pointee.phase {
             timers.schedule(slot.index, deadline: now + idle, in: slab.slots)
         }
     }
 
-    /// A `tcp://` service's destination through its chain: its targets in turn, as written.
-    private mutating func nextChainTarget(_ slot: Slot) -> Destination {
+    /// The same, for a proxy client owed its success reply (which always fits the reply area;
+    /// if it ever did not, the client would be told nothing, so that closes instead).
+    mutating func startRelaying(_ slot: Slot, preamble: ByteRange, replyingTo request: ClientRequest) {
+        guard let length = successReply(slot, request) else {
+            internalError(slot, "the \(request) success reply does not fit")
+            return
+        }
+        startRelaying(slot, preamble: preamble, reply: ByteRange(start: 0, end: UInt32(length)))
+    }
+
+    /// A `tcp://` service's destination through its chain: its targets in turn, as written; nil
+    /// after closing the connection if the name does not fit (validation keeps names shorter).
+    private mutating func nextChainTarget(_ slot: Slot) -> Destination? {
         let serviceIndex = Int(slot.connection.pointee.service)
         let targets = service(slot).pointee.chainTargets
         let target = targets[Int(chainRoundRobin[serviceIndex] % UInt32(targets.count))]
@@ -131,7 +162,11 @@ extension Worker {
         } else if let address = IPAddress(target.host) {
             destination.address = address
         } else {
-            destination.nameLength = UInt16(storeDestinationName(slot, target.host))
+            guard let length = storeDestinationName(slot, target.host) else {
+                internalError(slot, "target name \(target.host) is longer than the destination area")
+                return nil
+            }
+            destination.nameLength = UInt16(length)
         }
         return destination
     }

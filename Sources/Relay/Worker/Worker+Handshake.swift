@@ -49,7 +49,7 @@ extension Worker {
             } else if protocols.contains(.http) && first != 0x05 && first != 0x04 {
                 handshaking.step = .httpRequest
             } else {
-                refuseHandshake(slot, .handshakeInvalid, detail: "the first byte (0x\(hex(first))) is not \(expectedProtocols(protocols))")
+                refuseHandshake(slot, .handshakeInvalid, detail: "the first byte (0x\(hex([first]))) is not \(expectedProtocols(protocols))")
                 return
             }
             slot.connection.pointee.phase = .handshaking(handshaking)
@@ -109,9 +109,14 @@ extension Worker {
         }
         handshaking.reply = ByteRange(start: 0, end: UInt32(length))
         slot.connection.pointee.phase = .handshaking(handshaking)
+        prepareReplySend(slot, handshaking.reply)
+    }
+
+    /// The unsent part of a reply, from the reply area to the client.
+    private mutating func prepareReplySend(_ slot: Slot, _ unsent: ByteRange) {
         kernel.prepareSend(
-            socket: slot.connection.pointee.clientSocket, from: scratch.base(slot.connection.pointee.scratch),
-            length: length, userData: slot.userData(.send, .outbound))
+            socket: slot.connection.pointee.clientSocket, from: scratch.base(slot.connection.pointee.scratch) + Int(unsent.start),
+            length: unsent.count, userData: slot.userData(.send, .outbound))
         slot.connection.pointee.inflight += 1
     }
 
@@ -128,11 +133,7 @@ extension Worker {
         slot.connection.pointee.lastActivity = now
         if !handshaking.reply.isEmpty {
             slot.connection.pointee.phase = .handshaking(handshaking)
-            kernel.prepareSend(
-                socket: slot.connection.pointee.clientSocket,
-                from: scratch.base(slot.connection.pointee.scratch) + Int(handshaking.reply.start),
-                length: handshaking.reply.count, userData: slot.userData(.send, .outbound))
-            slot.connection.pointee.inflight += 1
+            prepareReplySend(slot, handshaking.reply)
             return
         }
         handshaking.reply = ByteRange()
@@ -194,10 +195,4 @@ extension Worker {
         if protocols.contains(.http) { names.append("an HTTP request") }
         return names.joined(separator: " or ")
     }
-}
-
-/// Two hex digits.
-func hex(_ byte: UInt8) -> String {
-    let digits = Array("0123456789abcdef")
-    return String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
 }

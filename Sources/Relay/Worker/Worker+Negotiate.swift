@@ -215,7 +215,7 @@ extension Worker {
             case .invalid(let reason, _): hopFailed(slot, negotiating, errno: nil, detail: "malformed SOCKS4 reply: \(reason)")
             case .complete(let reply, let consumed):
                 guard reply.granted else {
-                    hopFailed(slot, negotiating, errno: Errno(rawValue: ECONNREFUSED), detail: "request rejected (code 0x\(hex(reply.code)))")
+                    hopFailed(slot, negotiating, errno: Errno(rawValue: ECONNREFUSED), detail: "request rejected (code 0x\(hex([reply.code])))")
                     return
                 }
                 hopDone(slot, negotiating, consumed: consumed)
@@ -256,7 +256,11 @@ extension Worker {
         let chunk = scratch.base(slot.connection.pointee.scratch)
         var reply = ByteRange()
         if negotiating.request != .none {
-            reply.end = UInt32(successReply(slot, negotiating.request) ?? 0)
+            guard let length = successReply(slot, negotiating.request) else {
+                internalError(slot, "the \(negotiating.request) success reply does not fit")
+                return
+            }
+            reply.end = UInt32(length)
         }
         guard Int(reply.end) + extra <= ProxyScratchLayout.replyCapacity else {
             hopFailed(slot, negotiating, errno: nil, detail: "\(extra) bytes after its answer do not fit")
@@ -268,15 +272,7 @@ extension Worker {
             slot.connection.pointee.outbound.bytes += UInt64(extra)
         }
         logThroughChain(slot, negotiating)
-        if service(slot).pointee.splice {
-            startSplicing(slot, preamble: negotiating.preamble, reply: reply)
-        } else {
-            startCopying(slot, preamble: negotiating.preamble, reply: reply)
-        }
-        let idle = service(slot).pointee.idleTimeoutMilliseconds
-        if idle > 0, case .relaying = slot.connection.pointee.phase {
-            timers.schedule(slot.index, deadline: now + idle, in: slab.slots)
-        }
+        startRelaying(slot, preamble: negotiating.preamble, reply: reply)
     }
 
     /// `R <-> destination` once the last hop's tunnel is up, naming the hops.

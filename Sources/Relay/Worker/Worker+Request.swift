@@ -26,13 +26,17 @@ extension Worker {
             return
         }
         guard let preamble = preparePreamble(slot, header: nil, payloadStart: payloadStart) else { return }
-        if !service(slot).pointee.chain.isEmpty {
+        if service(slot).pointee.chained {
             // Through -F hops the last hop resolves the name: Ringway dials the first hop.
             var destination = Destination(port: target.port)
             if case .address(let address) = target.host {
                 destination.address = address
             } else if let name {
-                destination.nameLength = UInt16(storeDestinationName(slot, name))
+                guard let length = storeDestinationName(slot, name) else {
+                    requestFailed(slot, request, reason: .handshakeInvalid, errno: nil, detail: "name longer than 256 bytes")
+                    return
+                }
+                destination.nameLength = UInt16(length)
             }
             timers.cancel(slot.index, in: slab.slots)
             startConnect(slot, preamble: preamble, request: request, destination: destination)
@@ -53,14 +57,15 @@ extension Worker {
         }
     }
 
-    /// Copies a destination name into the chunk's destination area; its length.
-    func storeDestinationName(_ slot: Slot, _ name: String) -> Int {
-        let area = UnsafeMutableRawBufferPointer(
-            start: scratch.base(slot.connection.pointee.scratch) + ProxyScratchLayout.destinationOffset,
-            count: ProxyScratchLayout.destinationCapacity)
-        let bytes = Array(name.utf8.prefix(ProxyScratchLayout.destinationCapacity))
-        bytes.withUnsafeBytes { area.copyMemory(from: $0) }
-        return bytes.count
+    /// Copies a destination name into the chunk's destination area; its length, or nil (and
+    /// nothing copied) when it does not fit: a name is never cut.
+    func storeDestinationName(_ slot: Slot, _ name: String) -> Int? {
+        let count = name.utf8.count
+        guard count <= ProxyScratchLayout.destinationCapacity else { return nil }
+        let area = scratch.base(slot.connection.pointee.scratch) + ProxyScratchLayout.destinationOffset
+        var copy = name
+        copy.withUTF8 { area.copyMemory(from: $0.baseAddress!, byteCount: count) }
+        return count
     }
 
     /// The `index`th address to try, kept in the chunk (a connect reads it until it completes).
@@ -121,28 +126,15 @@ extension Worker {
     /// Connects to the current candidate; when none is left, replies with the last failure.
     mutating func attemptRequestedConnect(_ slot: Slot, _ connecting: Connecting, lastError: Errno?) {
         guard connecting.address < UInt32(connecting.candidates) else {
-            let timedOut = lastError?.rawValue == ETIMEDOUT
-            requestFailed(slot, connecting.request, reason: .upstreamUnavailable, errno: lastError,
-                          detail: timedOut ? "connect timed out" : "connect failed: \(lastError.map { "\($0)" } ?? "no address")")
+            upstreamUnreachable(slot, connecting, lastError: lastError)
             return
         }
         let address = candidate(slot, Int(connecting.address))
-        let socket: Descriptor
-        do {
-            socket = try kernel.openSocket(family: address.pointee.family)
-        } catch {
-            requestFailed(slot, connecting.request, reason: .upstreamUnavailable, errno: error, detail: "socket: \(error)")
-            if error == .tooManyOpenFiles || error == .tooManyOpenFilesInSystem { pauseAccepting(because: error) }
+        guard let endpoint = IPEndpoint(address.pointee) else {
+            internalError(slot, "a candidate address that is neither IPv4 nor IPv6")
             return
         }
-        kernel.disableNagle(socket)
-        if let endpoint = IPEndpoint(address.pointee) { logDialing(slot, to: endpoint) }
-        slot.connection.pointee.upstreamSocket = socket
-        slot.connection.pointee.phase = .connecting(connecting)
-        kernel.prepareConnect(
-            socket: socket, address: address, timeout: endpoints.connectTimeout(service: Int(slot.connection.pointee.service)),
-            userData: slot.userData(.connect), timeoutUserData: slot.userData(.connectTimeout))
-        slot.connection.pointee.inflight += 2
+        dial(slot, connecting, endpoint: endpoint, address: address)
     }
 
     /// Writes the client's success reply into the reply area: its length (0 when none is owed).
@@ -159,16 +151,6 @@ extension Worker {
             return SOCKS5Reply.write(.succeeded, boundAddress: bound?.address.unmapped ?? .v4(.any), boundPort: bound?.port ?? 0, into: area)
         case .socks4:
             return SOCKS4Request.writeReply(.granted, into: area)
-        }
-    }
-
-    /// The requested upstream answered: relay, with the client's success reply first.
-    mutating func requestConnected(_ slot: Slot, _ connecting: Connecting) {
-        let reply = ByteRange(start: 0, end: UInt32(successReply(slot, connecting.request) ?? 0))
-        if service(slot).pointee.splice {
-            startSplicing(slot, preamble: connecting.preamble, reply: reply)
-        } else {
-            startCopying(slot, preamble: connecting.preamble, reply: reply)
         }
     }
 
