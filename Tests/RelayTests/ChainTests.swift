@@ -28,7 +28,9 @@ func hop(_ connector: ChainHop.Connector, _ port: UInt16, credentials: Credentia
 
 /// An HTTP proxy node played by the test: it notes the bytes before the blank line of the CONNECT
 /// (a PROXY header included), answers `status`, and on 200 echoes the tunnel.
-func scriptedHTTPHop(status: String = "200 Connection established", silent: Bool = false) throws -> ScriptedUpstream {
+func scriptedHTTPHop(
+    status: String = "200 Connection established", silent: Bool = false, afterHead: String = ""
+) throws -> ScriptedUpstream {
     try ScriptedUpstream { fd, upstream in
         var head: [UInt8] = []
         while !head.ends(with: Array("\r\n\r\n".utf8)) {
@@ -42,7 +44,7 @@ func scriptedHTTPHop(status: String = "200 Connection established", silent: Bool
             close(fd)
             return
         }
-        try? Sockets.sendAll(fd, "HTTP/1.1 \(status)\r\n\r\n")
+        try? Sockets.sendAll(fd, "HTTP/1.1 \(status)\r\n\r\n" + afterHead)
         if status.hasPrefix("200") {
             while true {
                 let (bytes, code) = Sockets.receiveOnce(fd)
@@ -111,6 +113,39 @@ struct ChainTests {
         #expect(Array(try Sockets.receiveAll(socks).prefix(4)) == [5, 0, 5, 5], "connection refused")
         #expect(relay.logs.waitForLine(containing: ["hop 1 (http://127.0.0.1:\(node.port)): CONNECT answered 403"]) != nil)
         #expect(relay.eventually { relay.closes("upstream_unavailable") == 2 })
+    }
+
+    /// A destination that speaks first (an SSH or SMTP banner) may arrive in the same read as
+    /// the hop's 200: it reaches the client right behind the success reply.
+    @Test func bytesBehindTheLastHopsAnswerReachTheClientAfterTheReply() throws {
+        let node = try scriptedHTTPHop(afterHead: "SSH-2.0-banner\r\n")
+        defer { node.stop() }
+        let relay = try RelayFixture([chainedService(.proxy, hops: [hop(.http, node.port)])])
+        defer { relay.stop() }
+        let fd = try Sockets.connect(port: relay.port)
+        defer { close(fd) }
+        try Sockets.sendAll(fd, "CONNECT example.test:22 HTTP/1.1\r\n\r\n")
+        let expected = "HTTP/1.1 200 Connection established\r\n\r\nSSH-2.0-banner\r\n"
+        #expect(String(decoding: try Sockets.receive(fd, exactly: expected.utf8.count), as: UTF8.self) == expected)
+    }
+
+    /// A hop's answer is bounded: a head that does not end within 4 KiB is a failed hop, not a
+    /// buffer that grows.
+    @Test func anEndlessHopAnswerIsABadGateway() throws {
+        let node = try ScriptedUpstream { fd, _ in
+            _ = Sockets.receiveOnce(fd)
+            try? Sockets.sendAll(fd, "HTTP/1.1 200 OK\r\n" + String(repeating: "X-Filler: 0123456789\r\n", count: 300))
+            _ = Sockets.receiveOnce(fd)
+            close(fd)
+        }
+        defer { node.stop() }
+        let relay = try RelayFixture([chainedService(.proxy, hops: [hop(.http, node.port)])])
+        defer { relay.stop() }
+        let fd = try Sockets.connect(port: relay.port)
+        defer { close(fd) }
+        try Sockets.sendAll(fd, "CONNECT example.test:443 HTTP/1.1\r\n\r\n")
+        #expect(String(decoding: try Sockets.receiveAll(fd), as: UTF8.self).hasPrefix("HTTP/1.1 502 Bad Gateway\r\n"))
+        #expect(relay.logs.waitForLine(containing: ["hop 1 (http://127.0.0.1:\(node.port))"]) != nil)
     }
 
     @Test func aSilentHopIsAGatewayTimeout() throws {
