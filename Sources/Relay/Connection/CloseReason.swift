@@ -27,6 +27,8 @@ enum CloseReason: UInt8, CaseIterable, Error {
     case nameUnresolved
     case targetForbidden
     case internalError
+    /// A reload removed the connection's service and the drain timeout passed.
+    case serviceRemoved
 
     var message: String {
         switch self {
@@ -44,6 +46,7 @@ enum CloseReason: UInt8, CaseIterable, Error {
         case .noScratchMemory: return "no header buffer free"
         case .badRequest: return "malformed request"
         case .draining: return "shutting down: drain deadline passed"
+        case .serviceRemoved: return "its service was removed by a reload and the drain timeout passed"
         case .peerUnknown: return "client address unreadable (it reset before it was served)"
         case .localAddressUnknown: return "local address of the client socket unreadable"
         case .proxyHeaderTooLarge: return "the PROXY header to send does not fit in 65551 bytes"
@@ -62,7 +65,7 @@ enum CloseReason: UInt8, CaseIterable, Error {
     /// warn (a client that reset before it was served is the client's business, not ours).
     var logLevel: LogLevel {
         switch self {
-        case .finished, .idleTimeout, .draining, .peerUnknown: return .info
+        case .finished, .idleTimeout, .draining, .peerUnknown, .serviceRemoved: return .info
         case .clientReset, .upstreamReset, .clientError, .upstreamError, .upstreamUnavailable, .proxyHeaderTimeout,
             .proxyHeaderInvalid, .proxyHeaderMissing, .proxyHeaderUntrusted, .noScratchMemory, .badRequest,
             .localAddressUnknown, .proxyHeaderTooLarge, .requestTimeout, .handshakeInvalid, .handshakeTimeout,
@@ -88,6 +91,7 @@ enum CloseReason: UInt8, CaseIterable, Error {
         case .noScratchMemory: return "no_scratch_memory"
         case .badRequest: return "bad_request"
         case .draining: return "drain_deadline"
+        case .serviceRemoved: return "service_removed"
         case .peerUnknown: return "peer_unknown"
         case .localAddressUnknown: return "local_address_unknown"
         case .proxyHeaderTooLarge: return "proxy_header_too_large"

@@ -9,7 +9,10 @@ import Uring
 struct Connection {
     var phase = Phase.free
     var generation: UInt32 = 0
+    /// The service slot it counts under, and the settings (model) it started on, which a
+    /// reload never changes under it.
     var service: UInt16 = 0
+    var model: UInt16 = 0
     /// Requests submitted for this slot whose final completion has not arrived yet.
     var inflight: UInt16 = 0
     var clientSocket = Descriptor.none

@@ -26,18 +26,22 @@ public enum EngineError: Error, CustomStringConvertible {
 /// before anything runs), `start()` it, and `drain()` or `stop()` it; `wait()` returns once every
 /// worker has exited.
 public final class Engine: @unchecked Sendable {
-    public let services: [ServiceConfig]
     public let options: EngineOptions
-    /// The port each service listens on (useful when it was configured as 0).
-    public let boundPorts: [UInt16]
 
-    private let shared: SharedServiceState
-    private let metrics: MetricsSource
-    private let controls: [WorkerControl]
+    let shared: SharedServiceState
+    let metrics: MetricsSource
+    let controls: [WorkerControl]
     private let listenSockets: [[Descriptor]]  // [worker][service]
+    /// Which service each slot holds, and the reload count; reloads take the lock for their
+    /// whole length, so they run one at a time.
+    let slots: Mutex<(table: ServiceSlots, generation: Int)>
+    /// Slots the engine can ever use: counters and per-slot tables are sized once.
+    let serviceCapacity: Int
+    /// Each worker's scratch chunk size; a reload may not add a service that needs more.
+    let scratchChunkSize: Int
     private let processStart: UInt64
     private let threads = Mutex<[NamedThread]>([])
-    private let logOutput: LogOutput
+    let logOutput: LogOutput
     private let bufferPlan: BufferPlan
 
     public init(services: [ServiceConfig], options: EngineOptions) throws(EngineError) {
@@ -57,30 +61,30 @@ public final class Engine: @unchecked Sendable {
             throw .ioUringUnavailable(error)
         }
         var perWorker = Array(repeating: [Descriptor](), count: options.workers)
-        var ports: [UInt16] = []
         var resolvedServices = services
         do {
             for (index, service) in services.enumerated() {
                 let (sockets, port) = try openListeningSockets(service: service.name, listen: service.listen, count: options.workers)
                 for worker in 0..<options.workers { perWorker[worker].append(sockets[worker]) }
-                ports.append(port)
                 resolvedServices[index].listen.port = port
             }
         } catch {
             perWorker.joined().forEach { $0.closeNow() }
             throw .listen(error)
         }
-        self.services = resolvedServices
         self.options = options
         self.bufferPlan = bufferPlan
-        self.boundPorts = ports
         self.listenSockets = perWorker
-        self.shared = SharedServiceState(count: services.count)
-        self.metrics = MetricsSource(serviceNames: services.map(\.name), shared: shared)
+        let capacity = Engine.serviceCapacity(forStartingWith: services.count)
+        self.serviceCapacity = capacity
+        self.scratchChunkSize = Engine.scratchChunkSize(for: resolvedServices)
+        self.slots = Mutex((ServiceSlots(services: resolvedServices, capacity: capacity), 0))
+        self.shared = SharedServiceState(count: capacity)
+        self.metrics = MetricsSource(serviceNames: services.map(\.name), capacity: capacity, shared: shared)
         var controls: [WorkerControl] = []
         do {
             for worker in 0..<options.workers {
-                controls.append(try WorkerControl(index: worker, services: services.count))
+                controls.append(try WorkerControl(index: worker, services: capacity))
             }
         } catch {
             perWorker.joined().forEach { $0.closeNow() }
@@ -100,6 +104,27 @@ public final class Engine: @unchecked Sendable {
         logOutput.closeIfOwned()
     }
 
+    /// The services running now, in configuration order, their bound ports filled in.
+    public var services: [ServiceConfig] { slots.withLock { $0.table.liveServices } }
+
+    /// The port each service listens on (useful when it was configured as 0), in service order.
+    public var boundPorts: [UInt16] { services.map(\.listen.port) }
+
+    /// Room for the services at start-up and as many again (at least 256) for reloads to add
+    /// while removed ones drain; slots are 16-bit.
+    static func serviceCapacity(forStartingWith count: Int) -> Int {
+        min(count + max(256, count), Int(UInt16.max))
+    }
+
+    /// Scratch chunks fit any service with default limits (proxy handshakes, HTTP answers), so a
+    /// reload can add one; only a larger `proxyProtocolMaxHeader` than start-up had needs more.
+    static func scratchChunkSize(for services: [ServiceConfig]) -> Int {
+        let largest = services.enumerated().map { ServiceModel(slot: $0.offset, config: $0.element).scratchSize }.max() ?? 0
+        return (max(largest, standardScratchChunk) + 4095) / 4096 * 4096
+    }
+
+    static let standardScratchChunk = 16384
+
     /// Starts every worker and returns once all are accepting, or throws if one failed (the
     /// others are stopped again).
     public func start() throws(EngineError) {
@@ -107,7 +132,8 @@ public final class Engine: @unchecked Sendable {
         for (worker, control) in controls.enumerated() {
             let setup = WorkerSetup(
                 control: control, shared: shared, metrics: metrics, services: services,
-                listenSockets: listenSockets[worker], options: options, processStart: processStart,
+                listenSockets: listenSockets[worker], serviceCapacity: serviceCapacity,
+                scratchChunkSize: scratchChunkSize, options: options, processStart: processStart,
                 logOutput: logOutput, bufferPlan: bufferPlan)
             do {
                 started.append(try NamedThread.spawn(name: "ringway-w\(worker)") { runWorker(setup) })
@@ -135,15 +161,20 @@ public final class Engine: @unchecked Sendable {
     /// One line per service saying where it listens, and a warning where PROXY headers are
     /// accepted from anyone.
     private func logStartup() {
-        var log = EventLog(level: options.logLevel, output: logOutput)
-        for warning in options.startupWarnings {
+        logServices(services, warnings: options.startupWarnings, level: options.logLevel)
+    }
+
+    /// The start-up lines for `services` (all of them at start, the added ones after a reload).
+    func logServices(_ services: [ServiceConfig], warnings: [String], level: LogLevel) {
+        var log = EventLog(level: level, output: logOutput)
+        for warning in warnings {
             log.write(.warn) { line in
                 line.field("kind", "config")
                 line.field("msg", warning)
             }
         }
-        for (index, service) in services.enumerated() {
-            let listen = ListenAddress(host: service.listen.host ?? .v6(.any), port: boundPorts[index])
+        for service in services {
+            let listen = ListenAddress(host: service.listen.host ?? .v6(.any), port: service.listen.port)
             log.write(.info) { line in
                 line.field("kind", "service")
                 line.field("service", service.name)

@@ -5,7 +5,8 @@ import RingwayConfig
 /// Workers keep these in a buffer and read fields in place, so no connection event copies a
 /// service's strings or arrays.
 struct ServiceModel {
-    let index: UInt16
+    /// The service slot its connections count under (listener, counters, places).
+    let slot: UInt16
     let kind: ServiceConfig.Kind
     /// For logs: the service's name, and its listen address as configured.
     let name: String
@@ -48,8 +49,8 @@ struct ServiceModel {
 
     var scratchSize: Int { incomingOffset + incomingCapacity }
 
-    init(index: Int, config: ServiceConfig) {
-        self.index = UInt16(index)
+    init(slot: Int, config: ServiceConfig) {
+        self.slot = UInt16(slot)
         kind = config.kind
         name = config.name
         listenText = config.listen.description

@@ -152,6 +152,15 @@ struct CounterBlock: @unchecked Sendable {
         cell.pointee.store(cell.pointee.load(ordering: .relaxed) &+ amount, ordering: .relaxed)
     }
 
+    /// Zeroes `service`'s row before a reload gives the slot to another service; the
+    /// process-wide counters kept on row 0 stay. Only while no worker writes the row.
+    func reset(service: Int) {
+        for slot in 0..<CounterBlock.perService {
+            if service == 0, slot < Counter.allCases.count, Counter.allCases[slot].isProcessWide { continue }
+            (storage + (service * CounterBlock.perService + slot)).pointee.store(0, ordering: .relaxed)
+        }
+    }
+
     func load(slot: Int, service: Int) -> UInt64 {
         (storage + (service * CounterBlock.perService + slot)).pointee.load(ordering: .relaxed)
     }

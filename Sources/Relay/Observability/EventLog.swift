@@ -13,7 +13,8 @@ struct EventLog: ~Copyable {
     static let lineCapacity = 2048
     static let bufferCapacity = 64 * 1024
 
-    let level: LogLevel
+    /// A reload may change it (`log.level`).
+    var level: LogLevel
     private let buffer: UnsafeMutableRawPointer
     /// Unwritten bytes are `start..<used`.
     private var start = 0

@@ -1,19 +1,57 @@
 import ProxyProtocol
+import Synchronization
 
 /// Reads every worker's counters and renders them in the Prometheus text format.
 final class MetricsSource: @unchecked Sendable {
-    let serviceNames: [String]
     let shared: SharedServiceState
+    /// Per service slot: the name its series carry (nil: free). A reload renames, adds and
+    /// removes; two slots may share a name while a moved service's old address drains, and
+    /// their values are summed.
+    private let names: Mutex<[String?]>
+    /// Reloads applied and refused, for `ringway_reloads_total`.
+    private let reloads = Mutex<(applied: UInt64, refused: UInt64)>((0, 0))
     /// Set once before any worker starts, read-only afterwards.
     private(set) var controls: [WorkerControl] = []
 
-    init(serviceNames: [String], shared: SharedServiceState) {
-        self.serviceNames = serviceNames
+    init(serviceNames: [String], capacity: Int, shared: SharedServiceState) {
+        var names: [String?] = Array(repeating: nil, count: max(capacity, serviceNames.count))
+        for (index, name) in serviceNames.enumerated() { names[index] = name }
+        self.names = Mutex(names)
         self.shared = shared
+    }
+
+    convenience init(serviceNames: [String], shared: SharedServiceState) {
+        self.init(serviceNames: serviceNames, capacity: serviceNames.count, shared: shared)
     }
 
     func attach(_ controls: [WorkerControl]) {
         self.controls = controls
+    }
+
+    /// Slot `slot` now carries `name` (nil: gone from the metrics).
+    func name(slot: Int, _ name: String?) {
+        names.withLock { $0[slot] = name }
+    }
+
+    func countReload(applied: Bool) {
+        reloads.withLock { if applied { $0.applied += 1 } else { $0.refused += 1 } }
+    }
+
+    /// Each named service once, with every slot carrying its name.
+    private func serviceGroups() -> [(name: String, slots: [Int])] {
+        let current = names.withLock { $0 }
+        var groups: [(name: String, slots: [Int])] = []
+        var position: [String: Int] = [:]
+        for (slot, name) in current.enumerated() {
+            guard let name else { continue }
+            if let index = position[name] {
+                groups[index].slots.append(slot)
+            } else {
+                position[name] = groups.count
+                groups.append((name, [slot]))
+            }
+        }
+        return groups
     }
 
     func total(slot: Int, service: Int) -> UInt64 {
@@ -22,36 +60,46 @@ final class MetricsSource: @unchecked Sendable {
 
     func total(_ counter: Counter, service: Int) -> UInt64 { total(slot: counter.rawValue, service: service) }
 
+    private func total(slot: Int, services: [Int]) -> UInt64 {
+        services.reduce(0) { $0 &+ total(slot: slot, service: $1) }
+    }
+
     func render() -> String {
         var text = ""
         func family(_ name: String, _ help: String, _ type: String) {
             text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
         }
+        let groups = serviceGroups()
         family("ringway_connections_active", "Client connections open now.", "gauge")
-        for (service, name) in serviceNames.enumerated() {
-            text += "ringway_connections_active{service=\"\(name)\"} \(shared.activeConnections(service))\n"
+        for (name, slots) in groups {
+            let active = slots.reduce(0) { $0 + shared.activeConnections($1) }
+            text += "ringway_connections_active{service=\"\(name)\"} \(active)\n"
         }
+        let (applied, refused) = reloads.withLock { $0 }
+        family("ringway_reloads_total", "Configuration reloads (SIGHUP), applied or refused (the running configuration kept).", "counter")
+        text += "ringway_reloads_total{result=\"applied\"} \(applied)\n"
+        text += "ringway_reloads_total{result=\"refused\"} \(refused)\n"
         for counter in Counter.allCases where counter.isProcessWide {
             family(counter.metricName, counter.help, counter.isGauge ? "gauge" : "counter")
             text += "\(counter.metricName) \(total(counter, service: 0))\n"
         }
         for counter in Counter.allCases where !counter.isProcessWide {
             family(counter.metricName, counter.help, "counter")
-            for (service, name) in serviceNames.enumerated() {
-                text += "\(counter.metricName){service=\"\(name)\"} \(total(counter, service: service))\n"
+            for (name, slots) in groups {
+                text += "\(counter.metricName){service=\"\(name)\"} \(total(slot: counter.rawValue, services: slots))\n"
             }
         }
         family("ringway_connections_closed_by_reason_total", "Closed connections by the reason they ended.", "counter")
-        for (service, name) in serviceNames.enumerated() {
+        for (name, slots) in groups {
             for (offset, reason) in CloseReason.allCases.enumerated() {
-                let value = total(slot: CounterBlock.closeReasonBase + offset, service: service)
+                let value = total(slot: CounterBlock.closeReasonBase + offset, services: slots)
                 text += "ringway_connections_closed_by_reason_total{service=\"\(name)\",reason=\"\(reason.name)\"} \(value)\n"
             }
         }
         family("ringway_proxy_header_rejections_total", "PROXY headers refused as invalid, by what was wrong.", "counter")
-        for (service, name) in serviceNames.enumerated() {
+        for (name, slots) in groups {
             for (offset, code) in ProxyProtocolErrorCode.allCases.enumerated() {
-                let value = total(slot: CounterBlock.proxyRejectBase + offset, service: service)
+                let value = total(slot: CounterBlock.proxyRejectBase + offset, services: slots)
                 text += "ringway_proxy_header_rejections_total{service=\"\(name)\",reason=\"\(code.name)\"} \(value)\n"
             }
         }

@@ -1,8 +1,8 @@
 import ProxyProtocol
 import Uring
 
-/// Every upstream address of every service, grouped by target, in kernel form, at stable
-/// addresses: the kernel copies a connect's address when it takes the request, so a slot may be
+/// Every upstream address of every service model (indexed like `ServiceModels`), grouped by
+/// target, in kernel form, at stable addresses: the kernel copies a connect's address when it takes the request, so a slot may be
 /// rewritten (after a re-resolution) once nothing prepared is waiting to be submitted. Also the
 /// per-service connect timeouts the linked timeout requests read.
 ///
@@ -83,6 +83,14 @@ struct EndpointTable: ~Copyable {
 
     func connectTimeout(service: Int) -> UnsafeMutablePointer<Timeout> {
         timeouts + service
+    }
+
+    /// Every target's addresses now (a reload carries them into its new table).
+    func currentAddresses(service: Int) -> [[IPEndpoint]] {
+        guard service < serviceCount else { return [] }
+        return (0..<targetCount(service: service)).map { target in
+            (0..<addressCount(service: service, target: target)).map { endpoint(service: service, target: target, address: $0) }
+        }
     }
 
     /// Only while no prepared connect is waiting to be submitted. `list[t]`: target t's addresses.

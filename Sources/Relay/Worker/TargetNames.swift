@@ -13,6 +13,7 @@ struct TargetNames {
     static let retryMilliseconds: UInt64 = 5000
 
     struct Entry {
+        /// The model whose endpoint-table run this name fills.
         let service: Int
         let targetIndex: Int
         let serviceName: String
@@ -24,13 +25,31 @@ struct TargetNames {
     var entries: [Entry] = []
     /// Answers waiting to be copied into the endpoint table: entry index, addresses.
     var pending: [(entry: Int, endpoints: [IPEndpoint])] = []
+    /// Counts the rebuilds a reload makes: a lookup started before one carries the old number
+    /// in its token, and its answer is dropped instead of landing on another entry.
+    private(set) var epoch: UInt32 = 0
 
     init(services: [ServiceConfig], now: UInt64) {
-        for (serviceIndex, service) in services.enumerated() where service.kind == .forward && service.chain.isEmpty {
+        self.init(models: services.enumerated().map { ($0.offset, $0.element) }, now: now, epoch: 0)
+    }
+
+    /// The names of `models` (index, configuration): the models listeners hand out.
+    init(models: [(index: Int, config: ServiceConfig)], now: UInt64, epoch: UInt32) {
+        self.epoch = epoch
+        for (modelIndex, service) in models where service.kind == .forward && service.chain.isEmpty {
             for (targetIndex, target) in service.targets.enumerated() where Self.isName(target.host) {
-                entries.append(Entry(service: serviceIndex, targetIndex: targetIndex, serviceName: service.name, target: target, dueAt: now))
+                entries.append(Entry(service: modelIndex, targetIndex: targetIndex, serviceName: service.name, target: target, dueAt: now))
             }
         }
+    }
+
+    func token(entry: Int) -> UInt64 { Self.tokenFlag | UInt64(epoch) << 32 | UInt64(UInt32(entry)) }
+
+    /// The entry a lookup token names, if it is from this epoch.
+    func entry(forToken token: UInt64) -> Int? {
+        guard UInt32(truncatingIfNeeded: (token & ~Self.tokenFlag) >> 32) == epoch else { return nil }
+        let index = Int(UInt32(truncatingIfNeeded: token))
+        return entries.indices.contains(index) ? index : nil
     }
 
     var isEmpty: Bool { entries.isEmpty }

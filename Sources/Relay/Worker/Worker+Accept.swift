@@ -25,13 +25,14 @@ extension Worker {
         if !completion.hasMore {
             listeners[listener].armed = false
             listeners.acceptsInFlight -= 1
-            if draining { listeners.close(listener) }
+            if draining || listeners[listener].retired { listeners.close(listener) }
         }
-        let service = listeners[listener].service
+        let service = UInt16(listener)
         switch completion.result {
         case .success(let socket):
+            // Also after a removal, until the cancel lands: served like the backlog was.
             listeners.pauseLogged = false
-            openConnection(socket: Descriptor(rawValue: socket), service: service)
+            openConnection(socket: Descriptor(rawValue: socket), listener: listener)
         case .failure(let error) where error != .canceled:
             counters.add(.acceptErrors, service: service)
             switch error.rawValue {
@@ -40,7 +41,8 @@ extension Worker {
                 pauseAccepting(because: error)
             default:
                 // ECONNABORTED and friends concern one half-open connection only.
-                let name = services[Int(service)].name
+                guard !listeners[listener].retired else { break }
+                let name = models[listeners[listener].model].pointee.name
                 log.write(.debug) { line in
                     line.field("kind", "service")
                     line.field("service", name)
@@ -59,7 +61,7 @@ extension Worker {
     mutating func pauseAccepting(because error: Errno) {
         let wasPaused = listeners.states.contains { $0.retryAt != 0 }
         for index in listeners.indices where !listeners[index].closed {
-            counters.add(.acceptPauses, service: listeners[index].service)
+            counters.add(.acceptPauses, service: UInt16(index))
             listeners[index].retryAt = now + Self.acceptRetryMilliseconds
             if listeners[index].armed { cancelAccept(index) }
         }
@@ -76,17 +78,17 @@ extension Worker {
     /// Starts queued connections for which places have freed up, then re-arms listeners whose
     /// retry time has come or whose service is below its limit with nobody queued.
     mutating func resumePausedListeners() {
-        for service in services.indices where services[service].maxConnections != nil {
-            startQueuedConnections(service: UInt16(service))
+        for index in listeners.indices where limitQueues[index].count > 0 {
+            startQueuedConnections(service: UInt16(index))
         }
         guard !draining else { return }
-        for index in listeners.indices {
+        for index in listeners.indices where listeners[index].inUse {
             let state = listeners[index]
             if state.retryAt != 0 && now >= state.retryAt {
                 listeners[index].retryAt = 0
             }
-            if state.atLimit, let limit = services[Int(state.service)].maxConnections,
-               shared.activeConnections(Int(state.service)) < limit, limitQueues[Int(state.service)].count == 0
+            if state.atLimit, let limit = state.limit,
+               shared.activeConnections(index) < limit, limitQueues[index].count == 0
             {
                 listeners[index].atLimit = false
             }
@@ -98,14 +100,15 @@ extension Worker {
     /// (process-wide); logged once per episode.
     mutating func pauseAtLimit(service: UInt16) {
         var paused = false
-        for index in listeners.indices where listeners[index].service == service && !listeners[index].atLimit {
+        let index = Int(service)
+        if !listeners[index].atLimit && !listeners[index].retired {
             listeners[index].atLimit = true
             paused = true
             counters.add(.acceptPauses, service: service)
             if listeners[index].armed { cancelAccept(index) }
         }
-        guard paused, let limit = services[Int(service)].maxConnections else { return }
-        let (name, worker) = (services[Int(service)].name, UInt64(settings.index))
+        guard paused, let limit = listeners[index].limit else { return }
+        let (name, worker) = (models[listeners[index].model].pointee.name, UInt64(settings.index))
         log.write(.info) { line in
             line.field("kind", "service")
             line.field("service", name)
@@ -114,10 +117,13 @@ extension Worker {
         }
     }
 
-    /// A new client connection: take a slot, and a place of its service, then start its first
-    /// phase. Without a free place (another worker's connection took the last one between our
-    /// accept and now) it waits queued, untouched, and the listeners pause.
-    mutating func openConnection(socket: Descriptor, service serviceIndex: UInt16) {
+    /// A new client connection on `listener`: take a slot, and a place of its service, then
+    /// start its first phase on the listener's current model. Without a free place (another
+    /// worker's connection took the last one between our accept and now) it waits queued,
+    /// untouched, and the listeners pause.
+    mutating func openConnection(socket: Descriptor, listener: Int) {
+        let serviceIndex = UInt16(listener)
+        let model = listeners[listener].model
         counters.add(.connectionsAccepted, service: serviceIndex)
         guard let slot = slab.allocate() else {
             // Only reachable when the descriptor limit was raised after start-up.
@@ -129,6 +135,9 @@ extension Worker {
         // From here on the slot owns the socket: every failure below must go through close().
         connection.pointee.phase = .accepted
         connection.pointee.service = serviceIndex
+        connection.pointee.model = model
+        models.retain(model)
+        listeners[listener].connections += 1
         connection.pointee.clientSocket = socket
         connection.pointee.openedAt = monotonicNanoseconds()
         connection.pointee.lastActivity = now
@@ -144,7 +153,7 @@ extension Worker {
         }
         kernel.disableNagle(socket)
         logAccepted(slot)
-        guard let limit = services[Int(serviceIndex)].maxConnections else {
+        guard let limit = models[model].pointee.maxConnections else {
             shared.adjustActive(serviceIndex, by: 1)
             connection.pointee.holdsServicePlace = true
             startConnection(slot)
@@ -163,7 +172,7 @@ extension Worker {
 
     /// Queued connections of `service`, oldest first, as long as places are free.
     private mutating func startQueuedConnections(service: UInt16) {
-        guard let limit = services[Int(service)].maxConnections else { return }
+        guard let limit = listeners[Int(service)].limit else { return }
         while let index = limitQueues[Int(service)].first, shared.tryAcquire(service, limit: limit) {
             limitQueues[Int(service)].remove(index, in: slab.slots)
             let slot = slab[index]
@@ -209,13 +218,13 @@ extension Worker {
         drainDeadline = min(drainDeadline, deadline)
         guard !draining else { return }
         draining = true
-        for index in listeners.indices {
+        for index in listeners.indices where !listeners[index].closed {
             if listeners[index].armed { cancelAccept(index) }
             // Connections already queued in the backlog were accepted by the kernel on our
             // behalf: serve them rather than reset them when the socket closes.
             if (try? kernel.setNonBlocking(listeners[index].socket)) != nil {
                 while let socket = kernel.acceptWaiting(on: listeners[index].socket) {
-                    openConnection(socket: socket, service: listeners[index].service)
+                    openConnection(socket: socket, listener: index)
                 }
             }
             // New clients get a prompt refusal instead of waiting in a backlog nobody serves.

@@ -13,8 +13,8 @@ extension Worker {
     mutating func startConnect(
         _ slot: Slot, preamble: ByteRange, request: ClientRequest = .none, destination: Destination? = nil
     ) {
-        let serviceIndex = Int(slot.connection.pointee.service)
-        let targetCount = endpoints.targetCount(service: serviceIndex)
+        let modelIndex = Int(slot.connection.pointee.model)
+        let targetCount = endpoints.targetCount(service: modelIndex)
         var connecting = Connecting(preamble: preamble)
         connecting.request = request
         if let destination {
@@ -23,20 +23,20 @@ extension Worker {
             guard let next = nextChainTarget(slot) else { return }
             connecting.destination = next
         }
-        connecting.target = roundRobin[serviceIndex] % UInt32(max(targetCount, 1))
-        roundRobin[serviceIndex] &+= 1
+        connecting.target = models.roundRobin[modelIndex] % UInt32(max(targetCount, 1))
+        models.roundRobin[modelIndex] &+= 1
         attemptConnect(slot, connecting, lastError: nil)
     }
 
     /// Connects to `connecting`'s current address, or the next one that has any; closes the
     /// client when every target was tried (`lastError` is the failure that led here).
     private mutating func attemptConnect(_ slot: Slot, _ attempt: Connecting, lastError: Errno?) {
-        let serviceIndex = Int(slot.connection.pointee.service)
-        let targetCount = endpoints.targetCount(service: serviceIndex)
+        let modelIndex = Int(slot.connection.pointee.model)
+        let targetCount = endpoints.targetCount(service: modelIndex)
         var connecting = attempt
         // Past a target's last address (or one that has none now): the next target.
         while Int(connecting.targetsTried) < targetCount,
-            Int(connecting.address) >= endpoints.addressCount(service: serviceIndex, target: Int(connecting.target))
+            Int(connecting.address) >= endpoints.addressCount(service: modelIndex, target: Int(connecting.target))
         {
             connecting.target = (connecting.target + 1) % UInt32(targetCount)
             connecting.address = 0
@@ -47,8 +47,8 @@ extension Worker {
             return
         }
         let (target, address) = (Int(connecting.target), Int(connecting.address))
-        dial(slot, connecting, endpoint: endpoints.endpoint(service: serviceIndex, target: target, address: address),
-             address: endpoints.address(service: serviceIndex, target: target, address: address))
+        dial(slot, connecting, endpoint: endpoints.endpoint(service: modelIndex, target: target, address: address),
+             address: endpoints.address(service: modelIndex, target: target, address: address))
     }
 
     /// A socket to `endpoint` and a connect to `address` (its kernel form, which must stay put
@@ -68,7 +68,7 @@ extension Worker {
         slot.connection.pointee.upstreamSocket = socket
         slot.connection.pointee.phase = .connecting(connecting)
         kernel.prepareConnect(
-            socket: socket, address: address, timeout: endpoints.connectTimeout(service: Int(slot.connection.pointee.service)),
+            socket: socket, address: address, timeout: endpoints.connectTimeout(service: Int(slot.connection.pointee.model)),
             userData: slot.userData(.connect), timeoutUserData: slot.userData(.connectTimeout))
         slot.connection.pointee.inflight += 2
     }
@@ -87,12 +87,12 @@ extension Worker {
 
     mutating func connectCompleted(_ slot: Slot, _ connecting: Connecting, _ completion: Completion) {
         let connection = slot.connection
-        let serviceIndex = Int(connection.pointee.service)
+        let modelIndex = Int(connection.pointee.model)
         let requested = connecting.candidates > 0
         // The slot is within the target's run even if a refresh has rewritten it since.
         let endpoint = requested
             ? IPEndpoint(candidate(slot, Int(connecting.address)).pointee) ?? IPEndpoint(address: .v4(.any), port: 0)
-            : endpoints.endpoint(service: serviceIndex, target: Int(connecting.target), address: Int(connecting.address))
+            : endpoints.endpoint(service: modelIndex, target: Int(connecting.target), address: Int(connecting.address))
         if case .failure(let error) = completion.result {
             // Outside closing, only the linked timeout cancels a connect.
             let timedOut = error == .canceled
@@ -152,10 +152,10 @@ extension Worker {
     /// A `tcp://` service's destination through its chain: its targets in turn, as written; nil
     /// after closing the connection if the name does not fit (validation keeps names shorter).
     private mutating func nextChainTarget(_ slot: Slot) -> Destination? {
-        let serviceIndex = Int(slot.connection.pointee.service)
+        let modelIndex = Int(slot.connection.pointee.model)
         let targets = service(slot).pointee.chainTargets
-        let target = targets[Int(chainRoundRobin[serviceIndex] % UInt32(targets.count))]
-        chainRoundRobin[serviceIndex] &+= 1
+        let target = targets[Int(models.chainRoundRobin[modelIndex] % UInt32(targets.count))]
+        models.chainRoundRobin[modelIndex] &+= 1
         var destination = Destination(port: target.port)
         if target.host.isEmpty {
             destination.address = .v4(.loopback)

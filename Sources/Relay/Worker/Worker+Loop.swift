@@ -13,8 +13,10 @@ extension Worker where K == RingKernel {
             // are retried on the same beat); otherwise only completions (or the wake eventfd)
             // end the wait, with a slow heartbeat as a safety net.
             let busy = timers.count > 0 || listeners.anyPaused || log.hasPending || resolverWatches.pending
+                || listeners.retiredCount > 0 || retiredEndpoints != nil
             try kernel.ring.submitAndWait(timeoutNanoseconds: busy ? 10_000_000 : 500_000_000)
             now = monotonicMilliseconds()
+            applyPostedReload()
             adoptTargetNames()
             while true {
                 let count = kernel.ring.reapCompletions(into: completions)
@@ -37,6 +39,7 @@ extension Worker {
     /// and the drain deadline.
     mutating func endTurn() {
         serviceResolver()
+        serviceRetiredSlots()
         expireTimers()
         serveBufferWaiters()
         resumePausedListeners()
@@ -56,8 +59,9 @@ extension Worker {
         kernel.prepareRead(descriptor: control.wakeDescriptor, into: wakeBuffer, length: 8, userData: UserData(.wake, slot: 0))
     }
 
-    /// The engine signalled the eventfd: a drain or stop was requested.
+    /// The engine signalled the eventfd: a drain or stop was requested, or a reload posted.
     mutating func handleWake() {
+        reloadPosted = true
         switch control.currentCommand {
         case .run: break
         case .drain: beginDrain(deadline: now + settings.drainTimeoutMilliseconds)

@@ -52,7 +52,7 @@ extension Worker {
 
     private mutating func deliverAnswer(token: UInt64, _ result: Result<Answer, ResolveFailure>) {
         if token & TargetNames.tokenFlag != 0 {
-            targetNameAnswered(Int(token & ~TargetNames.tokenFlag), result)
+            if let entry = targetNames.entry(forToken: token) { targetNameAnswered(entry, result) }
             return
         }
         let index = Int32(bitPattern: UInt32(truncatingIfNeeded: token))

@@ -10,7 +10,7 @@ extension Worker {
         for index in targetNames.entries.indices
         where !targetNames.entries[index].inFlight && now >= targetNames.entries[index].dueAt {
             let entry = targetNames.entries[index]
-            switch resolver.resolve(entry.target.host, token: TargetNames.tokenFlag | UInt64(index)) {
+            switch resolver.resolve(entry.target.host, token: targetNames.token(entry: index)) {
             case .answered(let answer):
                 targetNameAnswered(index, .success(answer))
             case .failed(let failure):

@@ -12,6 +12,11 @@ struct WorkerSetup: @unchecked Sendable {
     let services: [ServiceConfig]
     /// This worker's listening socket for each service, in service order.
     let listenSockets: [Descriptor]
+    /// Service slots the engine may ever hand out (start-up services take the first ones).
+    let serviceCapacity: Int
+    /// Bytes of each scratch chunk: enough for any service a reload may add (the engine refuses
+    /// one that would need more).
+    let scratchChunkSize: Int
     let options: EngineOptions
     let processStart: UInt64
     let logOutput: LogOutput
@@ -21,6 +26,7 @@ struct WorkerSetup: @unchecked Sendable {
 /// Settings a worker reads and never changes.
 struct WorkerSettings {
     let buffersPerDirection: Int
+    /// Also how long connections of a service a reload removed may finish.
     let drainTimeoutMilliseconds: UInt64
     /// Realtime clock at process start (ns): the first half of every UNIQUE_ID.
     let processStart: UInt64
@@ -47,19 +53,22 @@ struct Worker<K: Kernel>: ~Copyable {
     var scratch: ScratchPool
     var timers: TimerWheel
     var log: EventLog
+    /// Per service slot: the listener, the model new connections start on, and what a removal
+    /// left running.
     var listeners: Listeners
-    let services: UnsafeMutableBufferPointer<ServiceModel>
+    /// Settings per model; connections point at the one they started on.
+    var models: ServiceModels
+    /// Upstream addresses per model. A reload builds a new table and keeps the old one a moment
+    /// (`retiredEndpoints`) in case the kernel has not yet read an address from it.
     var endpoints: EndpointTable
+    var retiredEndpoints: EndpointTable?
+    var retiredEndpointsFreeAt: UInt64 = 0
     /// Where this worker's listeners are bound: a proxy client may not ask for them (a tunnel
     /// into the proxy itself nests without end).
-    let ownEndpoints: [IPEndpoint]
+    var ownEndpoints: [IPEndpoint]
     /// `tcp://` targets written as names, looked up again as their TTLs run out.
     var targetNames: TargetNames
-    /// Per service: the target the next connection starts at.
-    let roundRobin: UnsafeMutableBufferPointer<UInt32>
-    /// Per service through a chain: the destination the next connection asks the last hop for.
-    let chainRoundRobin: UnsafeMutableBufferPointer<UInt32>
-    /// Per service with maxConnections: accepted connections waiting for a place.
+    /// Per service slot with maxConnections: accepted connections waiting for a place.
     let limitQueues: UnsafeMutableBufferPointer<ConnectionQueue>
     let completions: UnsafeMutableBufferPointer<Completion>
     let wakeBuffer: UnsafeMutablePointer<UInt64>
@@ -69,10 +78,14 @@ struct Worker<K: Kernel>: ~Copyable {
     var now: UInt64
     var nextConnectionNumber: UInt64 = 0
     var draining = false
+    /// The engine signalled: a reload may be waiting in the control's mailbox.
+    var reloadPosted = false
     var drainDeadline: UInt64 = .max
     /// Names clients ask proxy services for; nil when c-ares could not start (names are then
-    /// refused, addresses still served).
-    let resolver: AsyncResolver?
+    /// refused, addresses still served) or no service needs it yet.
+    var resolver: AsyncResolver?
+    /// The engine options the resolver is made from (a reload may need it first).
+    let resolverOptions: EngineOptions
     /// The resolver's sockets and the polls armed on them.
     var resolverWatches = ResolverWatches()
 
@@ -93,11 +106,9 @@ struct Worker<K: Kernel>: ~Copyable {
         var limit = rlimit()
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         let capacity = max(64, (Int(min(limit.rlim_cur, 1 << 20)) - 32) / 2)
-        let models = setup.services.enumerated().map { ServiceModel(index: $0.offset, config: $0.element) }
-        let largestChunk = models.map(\.scratchSize).max() ?? 4096
         let slab = try Worker.unregisteringOnFailure(kernel, pools) { () throws(Errno) in try ConnectionSlab(capacity: capacity) }
         let scratch = try Worker.unregisteringOnFailure(kernel, pools) { () throws(Errno) in
-            try ScratchPool(chunkSize: (largestChunk + 4095) / 4096 * 4096, capacity: capacity)
+            try ScratchPool(chunkSize: setup.scratchChunkSize, capacity: capacity)
         }
         self.kernel = kernel
         self.pools = pools
@@ -111,21 +122,17 @@ struct Worker<K: Kernel>: ~Copyable {
             buffersPerDirection: min(max(options.buffersPerDirection, 1), Direction.capacity - 2),
             drainTimeoutMilliseconds: options.drainTimeout.milliseconds, processStart: setup.processStart,
             index: setup.control.index)
-        services = .allocate(capacity: max(models.count, 1))
-        _ = services.initialize(from: models)
+        models = ServiceModels(setup.services)
         endpoints = EndpointTable(
             services: TargetNames.initialEndpoints(setup.services), capacities: setup.services.map(TargetNames.capacities(of:)),
             connectTimeouts: setup.services.map(\.connectTimeout))
-        roundRobin = .allocate(capacity: max(models.count, 1))
-        roundRobin.initialize(repeating: 0)
-        chainRoundRobin = .allocate(capacity: max(models.count, 1))
-        chainRoundRobin.initialize(repeating: 0)
-        limitQueues = .allocate(capacity: max(models.count, 1))
+        limitQueues = .allocate(capacity: max(setup.serviceCapacity, setup.services.count, 1))
         limitQueues.initialize(repeating: ConnectionQueue())
         now = monotonicMilliseconds()
         timers = TimerWheel(nowMilliseconds: now)
         log = EventLog(level: options.logLevel, output: setup.logOutput)
-        listeners = Listeners(sockets: setup.listenSockets)
+        listeners = Listeners(
+            sockets: setup.listenSockets, limits: setup.services.map(\.maxConnections), capacity: setup.serviceCapacity)
         ownEndpoints = setup.listenSockets.compactMap { (try? kernel.localAddress(of: $0)).flatMap(IPEndpoint.init) }
         completions = .allocate(capacity: 512)
         wakeBuffer = .allocate(capacity: 1)
@@ -137,6 +144,7 @@ struct Worker<K: Kernel>: ~Copyable {
         let needsResolver = setup.services.contains { $0.kind == .proxy } || !names.isEmpty
         targetNames = names
         resolver = Worker.makeResolver(options, needed: needsResolver)
+        resolverOptions = options
         self.pools.nextTrim = now + BufferPools.trimIntervalMilliseconds
         publishGauges()
     }
@@ -144,10 +152,6 @@ struct Worker<K: Kernel>: ~Copyable {
     deinit {
         kernel.unregister(pools.main)
         kernel.unregister(pools.reserve)
-        services.deinitialize()
-        services.deallocate()
-        roundRobin.deallocate()
-        chainRoundRobin.deallocate()
         limitQueues.deallocate()
         completions.deallocate()
         wakeBuffer.deallocate()
@@ -167,8 +171,10 @@ struct Worker<K: Kernel>: ~Copyable {
         }
     }
 
+    /// The settings `slot`'s connection started on.
+    @inline(__always)
     func service(_ slot: Slot) -> UnsafeMutablePointer<ServiceModel> {
-        services.baseAddress! + Int(slot.connection.pointee.service)
+        models[slot.connection.pointee.model]
     }
 }
 

@@ -23,8 +23,8 @@ final class Machine {
             buffersPerDirection: buffersPerDirection)
         logSink = Descriptor(rawValue: open("/dev/null", O_WRONLY | O_CLOEXEC))
         options.logDescriptor = logSink.rawValue
-        control = try WorkerControl(index: 0, services: services.count)
-        let shared = SharedServiceState(count: services.count)
+        control = try WorkerControl(index: 0, services: services.count + 8)
+        let shared = SharedServiceState(count: services.count + 8)
         metrics = MetricsSource(serviceNames: services.map(\.name), shared: shared)
         metrics.attach([control])
         let output = LogOutput.open(logSink)
@@ -32,7 +32,7 @@ final class Machine {
         listeners = services.map { _ in kernel.newDescriptor() }
         let setup = WorkerSetup(
             control: control, shared: shared, metrics: metrics, services: services, listenSockets: listeners,
-            options: options, processStart: 0x1122_3344_5566_7788, logOutput: output,
+            serviceCapacity: services.count + 8, scratchChunkSize: Engine.scratchChunkSize(for: services), options: options, processStart: 0x1122_3344_5566_7788, logOutput: output,
             bufferPlan: try BufferPlan(memoryLimit: 64 << 20, workers: 1, bufferCount: bufferCount, bufferSize: bufferSize))
         worker = try Worker(setup, kernel: kernel)
         for index in listeners.indices { worker.armAccept(index) }
