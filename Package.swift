@@ -10,10 +10,12 @@ let package = Package(
         .library(name: "Uring", targets: ["Uring"]),
         .library(name: "Relay", targets: ["Relay"]),
         .library(name: "RingwayConfig", targets: ["RingwayConfig"]),
+        .library(name: "RingwayConfigFile", targets: ["RingwayConfigFile"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -24,6 +26,12 @@ let package = Package(
         .target(name: "ProxyProtocol"),
         .target(name: "Uring", dependencies: ["CLiburing"]),
         .target(name: "RingwayConfig", dependencies: ["ProxyProtocol"]),
+        // GOST's YAML/JSON configuration files (-C, -O) over RingwayConfig's schema. Yams brings
+        // Foundation, so this is its own target, which the engine (Relay) never links.
+        .target(
+            name: "RingwayConfigFile",
+            dependencies: ["RingwayConfig", .product(name: "Yams", package: "Yams")]
+        ),
         .target(
             name: "Relay",
             dependencies: [
@@ -33,7 +41,7 @@ let package = Package(
         .executableTarget(
             name: "ringway",
             dependencies: [
-                "Relay", "RingwayConfig",
+                "Relay", "RingwayConfig", "RingwayConfigFile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -46,6 +54,7 @@ let package = Package(
         ),
         .testTarget(name: "UringTests", dependencies: ["Uring", "CLiburing"]),
         .testTarget(name: "RingwayConfigTests", dependencies: ["RingwayConfig", "ProxyProtocol"]),
+        .testTarget(name: "RingwayConfigFileTests", dependencies: ["RingwayConfigFile", "RingwayConfig", "ProxyProtocol"]),
         // Loopback sockets, scripted upstreams and a traffic driver shared by the end-to-end tests.
         .target(name: "RingwayTestSupport", dependencies: ["ProxyProtocol"], path: "Tests/RingwayTestSupport"),
         .testTarget(

@@ -23,15 +23,19 @@ public struct ChainHop: Hashable, Sendable {
     /// Presented to the hop (HTTP Basic, RFC 1929, the SOCKS4 user id).
     public var credentials: Credentials?
     public var sendProxy: ProxySendConfig.Version?
+    /// The hop's name in a configuration file (`chains[].hops[].name`), for `-O`; nil on the
+    /// command line, where GOST names hops `hop-0`, `hop-1`, ...
+    public var name: String?
 
     public init(
         _ connector: Connector = .forward, targets: [TargetAddress], credentials: Credentials? = nil,
-        sendProxy: ProxySendConfig.Version? = nil
+        sendProxy: ProxySendConfig.Version? = nil, name: String? = nil
     ) {
         self.connector = connector
         self.targets = targets
         self.credentials = credentials
         self.sendProxy = sendProxy
+        self.name = name
     }
 
     public static let supportedSchemes = [
@@ -85,9 +89,7 @@ public struct ChainHop: Hashable, Sendable {
                 hop.sendProxy = try ServiceSettings.version(item.value, key: item.key)
             case "strategy" where prefix == nil:
                 guard seen.insert(lowered).inserted else { throw .duplicateKey(item.key) }
-                guard ["round", "rr"].contains(item.value.lowercased()) else {
-                    throw .badValue(key: item.key, value: item.value, expected: "round or rr")
-                }
+                try checkStrategy(item.value, key: item.key)
             default:
                 if let hint = GOSTOnlyKeys.hint(for: lowered) { throw .unsupportedKey(item.key, hint: hint) }
                 throw unknown(item.key)
@@ -107,15 +109,32 @@ public struct ChainHop: Hashable, Sendable {
             }
             name = String(scheme[..<plus])
         }
+        guard let connector = connector(named: name) else {
+            throw .unsupportedScheme(scheme, meaning: GOSTSchemes.nodeMeaning(scheme), supported: supportedSchemes)
+        }
+        return connector
+    }
+
+    /// GOST's node selection strategies Ringway has: round robin only.
+    static func checkStrategy(_ value: String, key: String) throws(ConfigurationProblem) {
+        guard ["round", "rr"].contains(value.lowercased()) else {
+            throw .badValue(key: key, value: value, expected: "round or rr")
+        }
+    }
+
+    /// GOST's connector names (a `-F` scheme without `+dialer`, a file's `connector.type`).
+    static func connector(named name: String) -> Connector? {
         switch name {
         case "forward": return .forward
         case "http": return .http
         case "socks5", "socks": return .socks5
         case "socks4", "socks4a": return .socks4
-        default:
-            throw .unsupportedScheme(scheme, meaning: GOSTSchemes.nodeMeaning(scheme), supported: supportedSchemes)
+        default: return nil
         }
     }
+
+    /// The names `connector(named:)` knows, for errors.
+    static let connectorNames = ["http", "socks5", "socks", "socks4", "socks4a", "forward"]
 
     private static func unknown(_ key: String) -> ConfigurationProblem {
         .unknownKey(key, known: ["proxyProtocol", "hop.proxyProtocol", "strategy"], hint: nil)

@@ -9,6 +9,9 @@ public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvert
         case nodeURL(String)
         /// A named setting (`--workers`, `-metrics`, a service name for resolution errors).
         case setting(String)
+        /// A place in a configuration file (`-C`): 1-based line and column, and the key path
+        /// there (`services[0].handler.metadata.proxyProtocol`; empty for a syntax error).
+        case file(path: String, line: Int, column: Int, keyPath: String)
     }
 
     public var origin: Origin?
@@ -20,12 +23,8 @@ public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvert
     }
 
     public var description: String {
-        switch origin {
-        case .serviceURL(let text): return "-L \"\(text)\": \(problem)"
-        case .nodeURL(let text): return "-F \"\(text)\": \(problem)"
-        case .setting(let name): return "\(name): \(problem)"
-        case nil: return problem.description
-        }
+        guard let origin else { return problem.description }
+        return "\(origin.place): \(problem)"
     }
 }
 
@@ -60,6 +59,21 @@ public enum ConfigurationProblem: Error, Hashable, Sendable, CustomStringConvert
     case forwardHopInChain
     case doesNotResolve(target: String, service: String, reason: String)
     case noAddresses(target: String, service: String)
+    // Configuration files (`-C`).
+    /// The file could not be read at all (missing, a directory, not UTF-8).
+    case unreadable(reason: String)
+    /// YAML or JSON that does not parse; the text is the parser's.
+    case syntax(String)
+    /// A tab in a line's indentation, which YAML forbids (and libyaml reports obscurely).
+    case tabIndentation
+    /// A node of the wrong shape: a list where a mapping belongs, and so on.
+    case wrongNodeKind(expected: String, found: String)
+    case missingKey(String, expected: String)
+    /// A `type:` GOST knows (or not) that Ringway does not serve, e.g. handler type `ss`.
+    case unsupportedType(String, of: String, meaning: String?, supported: [String])
+    /// A reference (`handler.chain`) to a name nothing defines.
+    case undefinedName(String, kind: String, defined: [String])
+    case duplicateName(String, kind: String)
 
     public var description: String {
         switch self {
@@ -121,6 +135,24 @@ public enum ConfigurationProblem: Error, Hashable, Sendable, CustomStringConvert
             return "target \(target) of \(service) does not resolve: \(reason)"
         case .noAddresses(let target, let service):
             return "target \(target) of \(service) resolved to no IPv4 or IPv6 address"
+        case .unreadable(let reason):
+            return "cannot be read: \(reason)"
+        case .syntax(let text):
+            return text
+        case .tabIndentation:
+            return "a tab indents this line; YAML allows only spaces for indentation"
+        case .wrongNodeKind(let expected, let found):
+            return "expected \(expected), found \(found)"
+        case .missingKey(let key, let expected):
+            return "\(key) is missing; expected \(expected)"
+        case .unsupportedType(let type, let component, let meaning, let supported):
+            let what = meaning.map { " (\($0))" } ?? ""
+            return "\(component) type \(type)\(what) is not supported; Ringway supports \(supported.joined(separator: ", "))"
+        case .undefinedName(let name, let kind, let defined):
+            let known = defined.isEmpty ? "none is defined" : "defined: \(defined.joined(separator: ", "))"
+            return "\(kind) \(name) is not defined; \(known)"
+        case .duplicateName(let name, let kind):
+            return "\(kind) name \(name) is used more than once; names must be unique"
         }
     }
 }

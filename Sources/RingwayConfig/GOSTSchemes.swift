@@ -26,6 +26,11 @@ enum GOSTSchemes {
         return nil
     }
 
+    /// A listener or dialer type (a file's `listener.type`, `dialer.type`).
+    static func transportMeaning(_ type: String) -> String? {
+        transportMeanings[type]
+    }
+
     private static let serviceMeanings: [String: String] = [
         "auto": "GOST's HTTP/SOCKS proxy", "http": "an HTTP proxy", "http2": "an HTTP/2 proxy",
         "socks": "a SOCKS5 proxy", "socks5": "a SOCKS5 proxy", "socks4": "a SOCKS4 proxy",

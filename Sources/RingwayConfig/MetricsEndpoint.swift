@@ -41,10 +41,8 @@ public struct MetricsEndpoint: Hashable, Sendable {
         }
         if url.hasUserInfo { throw .userInfoNotSupported }
         if let path = url.path, !path.isEmpty { throw .conflict("give the path as ?path=/\(path)") }
-        let address = try HostAndPorts(url.host, allowRange: false)
-        let host = try address.listenHost()
         var seen: Set<String> = []
-        var endpoint = MetricsEndpoint(listen: ListenAddress(host: host, port: UInt16(address.ports.lowerBound)))
+        var endpoint = MetricsEndpoint(listen: try listenAddress(url.host))
         for item in try url.query.map(QueryItem.parse) ?? [] {
             guard seen.insert(item.key).inserted else { throw .duplicateKey(item.key) }
             switch item.key {
@@ -59,5 +57,12 @@ public struct MetricsEndpoint: Hashable, Sendable {
             }
         }
         return endpoint
+    }
+
+    /// `[HOST]:PORT` of the endpoint (`-metrics`, a file's `metrics.addr`): an IP address or
+    /// nothing, one port.
+    static func listenAddress(_ text: Substring) throws(ConfigurationProblem) -> ListenAddress {
+        let address = try HostAndPorts(text, allowRange: false)
+        return ListenAddress(host: try address.listenHost(), port: UInt16(address.ports.lowerBound))
     }
 }

@@ -34,6 +34,12 @@ public struct Credentials: Hashable, Sendable, CustomStringConvertible {
         let parts = written.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
         let user = try QueryItem.percentDecode(parts[0], plusIsSpace: false)
         let password = parts.count == 2 ? try QueryItem.percentDecode(parts[1], plusIsSpace: false) : ""
+        return try validated(user: user, password: password)
+    }
+
+    /// Credentials as given (a URL's after decoding, a file's `auth.username`/`auth.password`), if
+    /// every protocol that carries them can.
+    static func validated(user: String, password: String) throws(ConfigurationProblem) -> Credentials {
         guard !user.isEmpty else {
             throw .badValue(key: "user:password@", value: "(empty user)", expected: "a user name before the ':'")
         }

@@ -7,11 +7,14 @@ import ProxyProtocol
 #endif
 
 /// Everything one Ringway process runs: its services and the process-wide settings. A plain value;
-/// the command line (`-L`, `-F`, `--workers`, `-D`, `-metrics`) or a YAML file fills it, then
-/// `validate()` and `resolveTargets()` make it ready for the engine.
+/// the command line (`-L`, `-F`, `--workers`, `-D`, `-metrics`) and a configuration file
+/// (`FileConfiguration`, GOST's schema) fill it, then `validate()` and `resolveTargets()` make it
+/// ready for the engine.
 ///
-/// GOST YAML keys that map here: `services` (see `ServiceConfig`), `log.level`, `metrics.addr`,
-/// `metrics.path`. `workers` and `drainTimeout` have no GOST counterpart.
+/// GOST file keys that map here: `services` (see `ServiceConfig`), `chains`, `log.level`,
+/// `metrics.addr`, `metrics.path`. `workers` and `drainTimeout` (and the buffer flags, which the
+/// engine takes) are process flags with no GOST counterpart: no file sets them and `-O` does not
+/// print them.
 public struct RingwayConfiguration: Hashable, Sendable {
     public var services: [ServiceConfig]
     /// Worker threads, one io_uring each; nil means one per online CPU.
@@ -24,6 +27,10 @@ public struct RingwayConfiguration: Hashable, Sendable {
     public var drainTimeout: Duration
     /// Where each service was written (service name -> its `-L` text), so errors can quote it.
     public var serviceOrigins: [String: String] = [:]
+    /// Where each service of a configuration file stands (service name -> file, line, key path).
+    public var fileOrigins: [String: ConfigurationError.Origin] = [:]
+    /// Where `metrics` was set when a file set it (else it came from `--metrics`).
+    public var metricsOrigin: ConfigurationError.Origin?
     /// Things that work but are probably not what was meant, to log at start-up.
     public var warnings: [String] = []
 
@@ -56,58 +63,9 @@ public struct RingwayConfiguration: Hashable, Sendable {
         metrics: MetricsEndpoint? = nil,
         drainTimeout: Duration = defaultDrainTimeout
     ) throws(ConfigurationError) {
-        // Each -F is one hop, in order, as in GOST.
-        var chain: [ChainHop] = []
-        for text in nodeURLs { chain.append(try ChainHop(parsing: text)) }
-        if chain.count > 1, let index = chain.firstIndex(where: { $0.connector == .forward }) {
-            throw ConfigurationError(.forwardHopInChain, origin: .nodeURL(nodeURLs[index]))
-        }
-        let forwardNode = chain.count == 1 && chain[0].connector == .forward
-        var services: [ServiceConfig] = []
-        var origins: [String: String] = [:]
-        var warnings: [String] = []
-        for text in serviceURLs {
-            let parsed = try ServiceURL.parse(text, chain: chain, firstIndex: services.count)
-            for service in parsed { origins[service.name] = text }
-            if forwardNode, ServiceURL.hasExplicitTargets(text) {
-                warnings.append(
-                    "-L \"\(text)\": its targets are ignored: with -F every connection goes to the -F node, as in "
-                        + "GOST; write the service without targets (or with GOST's placeholder /:0) to say so")
-            }
-            if let proxy = parsed.first(where: { $0.kind == .proxy }), proxy.credentials == nil,
-                proxy.listen.host.map({ !$0.isLoopback }) ?? true
-            {
-                warnings.append(
-                    "-L \"\(text)\": a \(proxy.handler) proxy without USER:PASS@ that listens beyond loopback is an open "
-                        + "proxy to anything this host can reach, internal addresses included; add credentials, or "
-                        + "listen on 127.0.0.1 or behind a firewall")
-            }
-            services += parsed
-        }
-        // A hop that is one of our own proxy services would nest connections without end.
-        for (index, hop) in chain.enumerated() where hop.connector != .forward {
-            for node in hop.targets where node.host.isEmpty || node.host == "localhost" || IPAddress(node.host)?.isLoopback == true {
-                if let own = services.first(where: { $0.listen.port == node.port && ($0.listen.host.map { $0.isLoopback || $0.isUnspecified } ?? true) }) {
-                    throw ConfigurationError(
-                        .conflict("\(node) is this process's own \(own.name) (\(own.listen)); a hop into itself loops until descriptors run out"),
-                        origin: .nodeURL(nodeURLs[index]))
-                }
-            }
-        }
-        if let text = nodeURLs.first, !services.contains(where: { $0.kind == .forward || $0.kind == .proxy }) {
-            throw ConfigurationError(
-                .conflict("no service uses it; -F applies to tcp:// and proxy services"), origin: .nodeURL(text))
-        }
-        self.init(
-            services: services,
-            workers: workers,
-            logLevel: logLevel,
-            metrics: metrics,
-            drainTimeout: drainTimeout
-        )
-        serviceOrigins = origins
-        self.warnings = warnings
-        try validate()
+        try self.init(
+            file: nil, serviceURLs: serviceURLs, nodeURLs: nodeURLs, workers: workers, logLevel: logLevel,
+            metrics: metrics, drainTimeout: drainTimeout)
     }
 
     /// What the engine runs: the services, then the metrics endpoint as a `.metrics` service.
@@ -172,10 +130,13 @@ public struct RingwayConfiguration: Hashable, Sendable {
         }
     }
 
-    /// Where service `name` was written: its `-L` text, the metrics option, or just its name.
+    /// Where service `name` was written: its `-L` text, its place in a file, the metrics option,
+    /// or just its name.
     func origin(of name: String) -> ConfigurationError.Origin {
         if let text = serviceOrigins[name] { return .serviceURL(text) }
-        return .setting(name == "metrics" && metrics != nil ? "--metrics" : name)
+        if let place = fileOrigins[name] { return place }
+        if name == "metrics", metrics != nil { return metricsOrigin ?? .setting("--metrics") }
+        return .setting(name)
     }
 
     private func describe(_ name: String) -> String {
@@ -183,6 +144,7 @@ public struct RingwayConfiguration: Hashable, Sendable {
         case .serviceURL(let text): return "-L \"\(text)\""
         case .nodeURL(let text): return "-F \"\(text)\""
         case .setting(let setting): return setting
+        case .file(let path, let line, let column, let keyPath): return "\(keyPath) at \(path):\(line):\(column)"
         }
     }
 }

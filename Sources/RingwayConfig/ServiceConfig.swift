@@ -44,6 +44,9 @@ public struct ServiceConfig: Hashable, Sendable {
     /// `tcp://` through a chain: the targets the last hop is asked to connect to (as written,
     /// names resolved by the hop).
     public var chainTargets: [TargetAddress] = []
+    /// The name of `chain` in a configuration file (`handler.chain`), so `-O` prints it back; nil
+    /// on the command line, where GOST calls its one chain `chain-0`.
+    public var chainName: String?
     /// PROXY headers accepted from clients; nil when `proxyProtocol` is off.
     public var receiveProxy: ProxyReceiveConfig?
     /// PROXY header written to every upstream; nil when `handler.proxyProtocol` is off.
@@ -127,11 +130,15 @@ public struct TargetAddress: Hashable, Sendable, CustomStringConvertible {
     public var port: UInt16
     /// Filled by name resolution before the engine starts; tried in order.
     public var resolved: [IPEndpoint]
+    /// The node's name in a configuration file (`forwarder.nodes[].name`, a hop's `nodes[].name`),
+    /// for logs and `-O`; nil on the command line, where GOST names nodes `target-0`, `node-0`, ...
+    public var name: String?
 
-    public init(host: String, port: UInt16, resolved: [IPEndpoint] = []) {
+    public init(host: String, port: UInt16, resolved: [IPEndpoint] = [], name: String? = nil) {
         self.host = host
         self.port = port
         self.resolved = resolved
+        self.name = name
     }
 
     public var description: String {

@@ -40,10 +40,6 @@ public enum ServiceURL {
         chain: [ChainHop],
         firstIndex: Int
     ) throws(ConfigurationProblem) -> [ServiceConfig] {
-        // A lone forward hop replaces tcp:// services' targets (GOST's forward connector ignores
-        // the address asked for); proxy hops negotiate a tunnel to it.
-        let node = chain.count == 1 && chain[0].connector == .forward ? chain[0] : nil
-        let proxyChain = node == nil ? chain : []
         let url = try GOSTURL(text)
         let (kind, handler, protocols) = try kind(of: url.scheme)
         var credentials: Credentials?
@@ -51,11 +47,7 @@ public enum ServiceURL {
             guard kind == .proxy else { throw .userInfoNotSupported }
             credentials = try Credentials.parse(userInfo)
         }
-        if handler == "rtcp", !chain.isEmpty {
-            throw .conflict(
-                "rtcp:// through a -F chain is GOST's remote port forwarding, which needs a hop that supports BIND; "
-                    + "Ringway serves rtcp:// only without -F, as a local tcp:// forward")
-        }
+        try checkRemoteForwarding(handler: handler, chain: chain)
 
         let bind = try HostAndPorts(url.host, allowRange: true)
         let host = try bind.listenHost()
@@ -68,46 +60,27 @@ public enum ServiceURL {
         // GOST trims every leading and trailing '/' off the path before splitting targets.
         let targetList = url.path.map { $0.trimmingCharacters(equalTo: "/") } ?? ""
         if kind != .forward && !targetList.isEmpty { throw .unexpectedTargets(kind: handler) }
-        let written = try targets(in: targetList, placeholderAllowed: node != nil)
-        if kind == .proxy, node != nil {
-            throw .conflict(
-                "a -F forward:// node would take every request of this \(handler) service whatever the client asked; "
-                    + "use an http://, socks5:// or socks4:// hop to tunnel requests")
-        }
+        let written = try targets(in: targetList, placeholderAllowed: isLoneForwardNode(chain))
+        let draft = ServiceDraft(
+            kind: kind, handler: handler, protocols: protocols, credentials: credentials, settings: settings,
+            targets: written)
+        return try draft.makeServices(
+            listenHost: host, ports: Array(bind.ports), chain: chain, name: { "service-\(firstIndex + $0)" })
+    }
 
-        let listenPorts = Array(bind.ports)
-        var services: [ServiceConfig] = []
-        for (offset, port) in listenPorts.enumerated() {
-            let listen = ListenAddress(host: host, port: UInt16(port))
-            var serviceTargets: [TargetAddress] = []
-            if kind == .forward, let node {
-                serviceTargets = node.targets
-            } else if kind == .forward {
-                serviceTargets = try targets(for: offset, of: listenPorts.count, from: written)
-            }
-            // Through a chain, Ringway dials the first hop; the last hop is asked for the targets.
-            var chainTargets: [TargetAddress] = []
-            if !proxyChain.isEmpty && kind != .whoami {
-                chainTargets = serviceTargets
-                serviceTargets = proxyChain[0].targets
-            }
-            var service = try settings.makeService(
-                name: "service-\(firstIndex + offset)",
-                listen: listen,
-                targets: serviceTargets,
-                node: node
-            )
-            if kind == .proxy {
-                service.proxyProtocols = protocols
-                service.credentials = credentials
-            }
-            if kind != .whoami {
-                service.chain = proxyChain
-                service.chainTargets = chainTargets
-            }
-            services.append(service)
+    /// GOST's remote forwarding needs a hop that can BIND; Ringway has none.
+    static func checkRemoteForwarding(handler: String, chain: [ChainHop]) throws(ConfigurationProblem) {
+        if handler == "rtcp", !chain.isEmpty {
+            throw .conflict(
+                "rtcp:// through a -F chain is GOST's remote port forwarding, which needs a hop that supports BIND; "
+                    + "Ringway serves rtcp:// only without -F, as a local tcp:// forward")
         }
-        return services
+    }
+
+    /// A lone forward hop replaces tcp:// services' targets (GOST's forward connector ignores the
+    /// address asked for); proxy hops negotiate a tunnel to it.
+    static func isLoneForwardNode(_ chain: [ChainHop]) -> Bool {
+        chain.count == 1 && chain[0].connector == .forward
     }
 
     /// Whether a `-L` argument that parses names targets of its own (not GOST's `/:0` placeholder),
@@ -133,6 +106,14 @@ public enum ServiceURL {
             }
             handler = String(scheme[..<plus])
         }
+        guard let kind = kind(ofHandler: handler) else {
+            throw .unsupportedScheme(scheme, meaning: GOSTSchemes.serviceMeaning(scheme), supported: supportedSchemes)
+        }
+        return kind
+    }
+
+    /// What a GOST handler name serves (a `-L` scheme without `+listener`, a file's `handler.type`).
+    static func kind(ofHandler handler: String) -> (ServiceConfig.Kind, String, ProxyHandlerProtocols)? {
         switch handler {
         case "tcp", "forward": return (.forward, "tcp", [])
         case "rtcp": return (.forward, "rtcp", [])
@@ -141,14 +122,16 @@ public enum ServiceURL {
         case "socks5", "socks": return (.proxy, "socks5", .socks5)
         case "socks4", "socks4a": return (.proxy, "socks4", .socks4)
         case "whoami": return (.whoami, "whoami", [])
-        default:
-            throw .unsupportedScheme(scheme, meaning: GOSTSchemes.serviceMeaning(scheme), supported: supportedSchemes)
+        default: return nil
         }
     }
 
+    /// The names `kind(ofHandler:)` knows, for errors.
+    static let handlerNames = ["tcp", "forward", "rtcp", "auto", "http", "socks5", "socks", "socks4", "socks4a", "whoami"]
+
     /// The comma-separated targets with port ranges expanded. Port 0 is GOST's placeholder
     /// (`tcp://:8080/:0`), meaningful only when a `-F` node receives the connections.
-    private static func targets(
+    static func targets(
         in list: Substring,
         placeholderAllowed: Bool
     ) throws(ConfigurationProblem) -> [TargetAddress] {
@@ -157,17 +140,17 @@ public enum ServiceURL {
         for entry in list.split(separator: ",", omittingEmptySubsequences: false) {
             guard !entry.isEmpty else { throw .emptyTarget }
             let address = try HostAndPorts(entry, allowRange: true, allowZero: true)
-            if address.ports == 0...0 && !placeholderAllowed {
-                throw .conflict(
-                    "target port 0 is GOST's placeholder for a -F forward://HOST:PORT node; give a port 1-65535")
-            }
+            if address.ports == 0...0 && !placeholderAllowed { throw placeholderWithoutNode }
             targets += address.expanded.map { TargetAddress(host: $0.host.written, port: $0.port) }
         }
         return targets
     }
 
+    static let placeholderWithoutNode = ConfigurationProblem.conflict(
+        "target port 0 is GOST's placeholder for a -F forward://HOST:PORT node; give a port 1-65535")
+
     /// GOST's rule for a bind port range: one target serves every port, else port i gets target i.
-    private static func targets(
+    static func targets(
         for offset: Int,
         of portCount: Int,
         from targets: [TargetAddress]
