@@ -1,6 +1,7 @@
 import ArgumentParser
 import Relay
 import RingwayConfig
+import RingwayConfigFile
 
 /// `ringway`: GOST's TCP-forwarding command line on an io_uring engine.
 struct RingwayCommand: ParsableCommand {
@@ -40,7 +41,16 @@ struct RingwayCommand: ParsableCommand {
               proxyProtocolTLV.passthrough=true  (v2) forward the TLVs received
               See README.md for every key, its default, and the timeouts and limits.
 
+            CONFIGURATION FILES
+              -C FILE reads GOST v3's schema (services, chains, log, metrics) in YAML or JSON;
+              -L/-F add services to it. Without -C and -L, ringway.yaml, ringway.yml or
+              ringway.json is read from the working directory, then /etc/ringway/.
+              -O yaml|json prints the resulting configuration; --check validates it and exits.
+              SIGHUP reads the files again: unchanged services keep their sockets, changed ones
+              apply to new connections, removed ones drain; a file that fails changes nothing.
+
             EXAMPLES
+              ringway -C /etc/ringway/ringway.yaml --check
               ringway -L tcp://:8000/192.168.1.10:80
               ringway -L "tcp://:8000/:8080?handler.proxyProtocol=2" -L "whoami://:8080?proxyProtocol=1"
               ringway -L "tcp://:443/10.0.0.5:443?proxyProtocol=1&trustedProxies=10.0.0.0/8" --workers 4
@@ -56,11 +66,23 @@ struct RingwayCommand: ParsableCommand {
     @Option(name: .customShort("F"), help: ArgumentHelp("A hop (repeatable): a forward node, or http/socks5/socks4 proxies chained in order.", valueName: "url"))
     var nodes: [String] = []
 
+    @Option(name: .customShort("C"), help: ArgumentHelp(
+        "A configuration file in GOST's schema, YAML or JSON ('-' reads standard input); -L and -F add to it. SIGHUP reads it again.",
+        valueName: "file"))
+    var configFile: String?
+
+    @Option(name: .customShort("O"), help: ArgumentHelp(
+        "Print the configuration the command line and files produce, as yaml or json, and exit.", valueName: "format"))
+    var output: String?
+
+    @Flag(name: .long, help: "Check the configuration (no name lookups, no sockets) and exit: 0 if valid, 2 with the first error.")
+    var check = false
+
     @Option(name: .long, help: "Worker threads, each with its own io_uring (default: online CPUs).")
     var workers: Int?
 
-    @Option(name: .long, help: "trace, debug, info, warn, error or fatal.")
-    var logLevel: String = "info"
+    @Option(name: .long, help: "trace, debug, info, warn, error or fatal (default: the file's log.level, or info).")
+    var logLevel: String?
 
     @Flag(name: .customShort("D"), help: "Debug logging (as --log-level debug).")
     var debug = false
@@ -72,7 +94,7 @@ struct RingwayCommand: ParsableCommand {
     // Unconditional, so a value that starts with '-' reaches the duration check instead of being
     // taken for an option.
     @Option(name: .long, parsing: .unconditional, help: ArgumentHelp(
-        "After the first SIGTERM, SIGINT or SIGHUP, how long open connections may finish (a second signal stops at once); a Go duration or seconds.", valueName: "duration"))
+        "After the first SIGTERM or SIGINT, how long open connections may finish (a second signal stops at once), and how long a service a reload removed may finish; a Go duration or seconds.", valueName: "duration"))
     var drainTimeout: String = "30s"
 
     @Option(name: .long, help: "Most receive buffers per worker (a power of two); 64 circulate at first, more as load needs them.")
@@ -89,9 +111,12 @@ struct RingwayCommand: ParsableCommand {
         valueName: "size"))
     var bufferMemory: String?
 
+    /// `-O`'s format, once `validate()` has checked it.
+    var outputFormat: ConfigFileFormat? { output.flatMap { ConfigFileFormat(rawValue: $0.lowercased()) } }
+
     func validate() throws {
-        guard !services.isEmpty else {
-            throw ValidationError("no service given: use -L tcp://:PORT/HOST:PORT (see --help)")
+        if let output, outputFormat == nil {
+            throw ValidationError("-O \(output): expected yaml or json")
         }
         guard buffers > 0, buffers <= 32768, buffers & (buffers - 1) == 0 else {
             throw ValidationError("--buffers \(buffers): must be a power of two from 1 to 32768")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import Relay
 import RingwayConfig
+import RingwayConfigFile
 
 /// Prints one line to stderr and exits: the way every start-up problem ends.
 func fail(_ message: String, code: Int32 = 1) -> Never {
@@ -28,32 +29,37 @@ do {
     fail(UsageMessage.oneLine(RingwayCommand.message(for: error)), code: 2)
 }
 
+let source: ConfigurationSource
 var configuration: RingwayConfiguration
 do {
-    let level = command.debug ? LogLevel.debug : try LogLevel(parsing: command.logLevel)
-    let metrics = try command.metrics.map { text throws(ConfigurationError) in try MetricsEndpoint(parsing: text) }
-    let drain: Duration
-    do {
-        drain = try Duration(setting: command.drainTimeout)
-    } catch {
-        fail("--drain-timeout \"\(command.drainTimeout)\": \(error)", code: 2)
-    }
-    configuration = try RingwayConfiguration(
-        serviceURLs: command.services, nodeURLs: command.nodes, workers: command.workers, logLevel: level,
-        metrics: metrics, drainTimeout: drain)
-    try configuration.resolveTargets()
+    source = try ConfigurationSource(command)
+    configuration = try source.load()
 } catch {
     fail("\(error)", code: 2)
+}
+
+// -O prints what the command line and files produce and starts nothing; --check (below) validates
+// everything that needs no network (no name lookups, no sockets) and says so.
+if let format = command.outputFormat {
+    print(ConfigFile.render(configuration, as: format), terminator: "")
+    exit(0)
+}
+if !command.check {
+    do {
+        try configuration.resolveTargets()
+    } catch {
+        fail("\(error)", code: 2)
+    }
 }
 
 // Signals are read synchronously below; blocked before any worker starts so every thread
 // inherits the mask and none is interrupted. Sends use MSG_NOSIGNAL; SIGPIPE is ignored for
 // anything else (splice) that could raise it.
 signal(SIGPIPE, SIG_IGN)
-var stopSignals = sigset_t()
-sigemptyset(&stopSignals)
-for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&stopSignals, signal) }
-pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+var handledSignals = sigset_t()
+sigemptyset(&handledSignals)
+for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&handledSignals, signal) }
+pthread_sigmask(SIG_BLOCK, &handledSignals, nil)
 
 var options = EngineOptions(
     workers: configuration.workerCount, logLevel: configuration.logLevel, bufferCount: command.buffers,
@@ -69,6 +75,11 @@ do {
 } catch {
     fail(error.description, code: 2)
 }
+if command.check {
+    let origin = source.filePath.map { " (\($0))" } ?? ""
+    print("ringway: configuration\(origin) is valid: \(configuration.services.count) service\(configuration.services.count == 1 ? "" : "s")")
+    exit(0)
+}
 let engine: Engine
 do {
     engine = try Engine(services: configuration.engineServices, options: options)
@@ -77,13 +88,33 @@ do {
     fail(error.description)
 }
 
+/// SIGHUP: read the configuration again and apply it; anything that does not validate, resolve
+/// or bind leaves the running configuration as it is.
+func reload() {
+    guard source.canReload else {
+        engine.refuseReload("the configuration came from standard input, which cannot be read again; nothing changed")
+        return
+    }
+    do {
+        var next = try source.load()
+        try next.resolveTargets()
+        _ = try engine.reload(services: next.engineServices, logLevel: next.logLevel, warnings: next.warnings)
+    } catch let error as ReloadError {
+        _ = error  // the engine logged and counted it
+    } catch {
+        engine.refuseReload("\(error); the running configuration is kept")
+    }
+}
+
 // First SIGINT/SIGTERM: drain (stop accepting, let connections finish). A second one: stop now.
 var draining = false
 while !engine.isFinished {
     var timeout = timespec(tv_sec: 0, tv_nsec: 100_000_000)
-    let received = sigtimedwait(&stopSignals, nil, &timeout)
+    let received = sigtimedwait(&handledSignals, nil, &timeout)
     guard received > 0 else { continue }
-    if draining {
+    if received == SIGHUP {
+        if !draining { reload() }
+    } else if draining {
         engine.stop()
     } else {
         draining = true

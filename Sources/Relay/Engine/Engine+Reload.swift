@@ -63,13 +63,25 @@ extension Engine {
             return summary
         } catch {
             metrics.countReload(applied: false)
+            logRefusal("\(error); the running configuration is kept")
             throw error
         }
     }
 
-    /// Counts a reload refused before it reached the engine (a file that did not validate).
-    public func countRefusedReload() {
+    /// A reload refused before it reached the engine (a file that did not validate, a name that
+    /// did not resolve): an error line and the refused count.
+    public func refuseReload(_ reason: String) {
         metrics.countReload(applied: false)
+        logRefusal(reason)
+    }
+
+    private func logRefusal(_ reason: String) {
+        var log = EventLog(level: options.logLevel, output: logOutput)
+        log.write(.error) { line in
+            line.field("kind", "config")
+            line.field("msg", "reload refused: \(reason)")
+        }
+        log.flush()
     }
 
     private func reload(

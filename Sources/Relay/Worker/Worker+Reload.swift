@@ -39,7 +39,8 @@ extension Worker {
         ownEndpoints = listeners.indices.filter { listeners[$0].inUse && !listeners[$0].closed }.compactMap {
             (try? kernel.localAddress(of: listeners[$0].socket)).flatMap(IPEndpoint.init)
         }
-        if resolver == nil, reload.added.contains(where: { $0.config.kind == .proxy }) || !targetNames.isEmpty {
+        let configs = reload.added.map(\.config) + reload.changed.map(\.config)
+        if resolver == nil, configs.contains(where: { $0.kind == .proxy }) || !targetNames.isEmpty {
             resolver = Worker.makeResolver(resolverOptions, needed: true)
         }
         for change in reload.changed { armAccept(change.slot) }
