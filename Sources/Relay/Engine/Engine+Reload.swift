@@ -88,10 +88,12 @@ extension Engine {
         _ services: [ServiceConfig], logLevel: LogLevel, state: inout (table: ServiceSlots, generation: Int)
     ) throws(ReloadError) -> ReloadSummary {
         guard controls.allSatisfy({ $0.currentCommand == .run }) else { throw .draining }
+        let liveNames = Set(services.map(\.name))
         for slot in state.table.reclaim(isReleased: shared.isReleased) {
-            metrics.name(slot: slot, nil)
+            metrics.reclaim(slot: slot, liveNames: liveNames)
             for control in controls { control.counters.reset(service: slot) }
         }
+        metrics.keepCarried(only: liveNames)
         let match = state.table.match(services)
         for position in match.added + match.changed.map(\.position) {
             let needed = ServiceModel(slot: 0, config: services[position]).scratchSize

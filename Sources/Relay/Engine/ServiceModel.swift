@@ -35,6 +35,9 @@ struct ServiceModel {
     let chainTargets: [TargetAddress]
     /// `!chain.isEmpty`, read on every connection without touching the array.
     let chained: Bool
+    /// The name of each of `targets` for logs (`node`): as the file named it, else GOST's
+    /// command-line names, `target-N` for targets and `node-N` for a first hop's nodes.
+    let nodeNames: [String]
     /// The lowest byte of the scratch chunk a preamble may use: below lie the reply area,
     /// candidates and hop negotiation.
     let scratchFloor: Int
@@ -70,6 +73,8 @@ struct ServiceModel {
         chain = config.chain.map(HopModel.init)
         chainTargets = config.chainTargets
         chained = !config.chain.isEmpty
+        let prefix = config.chain.isEmpty ? "target" : "node"
+        nodeNames = config.targets.enumerated().map { $0.element.name ?? "\(prefix)-\($0.offset)" }
         connectTimeoutMilliseconds = max(config.connectTimeout.milliseconds, 1)
         scratchFloor = config.chain.isEmpty
             ? (config.kind == .proxy ? ProxyScratchLayout.candidatesEnd : 0) : ProxyScratchLayout.negotiationEnd

@@ -8,6 +8,9 @@ final class MetricsSource: @unchecked Sendable {
     /// removes; two slots may share a name while a moved service's old address drains, and
     /// their values are summed.
     private let names: Mutex<[String?]>
+    /// Counter totals of reclaimed slots whose service lives on in another slot (it moved to a
+    /// new address), per name and counter cell, so its counters never go backwards.
+    private let carried = Mutex<[String: [UInt64]]>([:])
     /// Reloads applied and refused, for `ringway_reloads_total`.
     private let reloads = Mutex<(applied: UInt64, refused: UInt64)>((0, 0))
     /// Set once before any worker starts, read-only afterwards.
@@ -31,6 +34,27 @@ final class MetricsSource: @unchecked Sendable {
     /// Slot `slot` now carries `name` (nil: gone from the metrics).
     func name(slot: Int, _ name: String?) {
         names.withLock { $0[slot] = name }
+    }
+
+    /// Before `slot` is reclaimed: its per-service counters join the totals of its name if a
+    /// service of that name runs on (`liveNames`); the name's other carried totals are dropped
+    /// once no service has it.
+    func reclaim(slot: Int, liveNames: Set<String>) {
+        guard let name = names.withLock({ $0[slot] }) else { return }
+        if liveNames.contains(name) {
+            let processWide = Set(Counter.allCases.filter(\.isProcessWide).map(\.rawValue))
+            let values = (0..<CounterBlock.perService).map { cell in processWide.contains(cell) ? 0 : total(slot: cell, service: slot) }
+            carried.withLock { totals in
+                let sum = zip(totals[name] ?? Array(repeating: 0, count: values.count), values).map { $0 &+ $1 }
+                totals[name] = sum
+            }
+        }
+        self.name(slot: slot, nil)
+    }
+
+    /// Forgets the carried totals of names no service has any more.
+    func keepCarried(only liveNames: Set<String>) {
+        carried.withLock { totals in totals = totals.filter { liveNames.contains($0.key) } }
     }
 
     func countReload(applied: Bool) {
@@ -60,8 +84,8 @@ final class MetricsSource: @unchecked Sendable {
 
     func total(_ counter: Counter, service: Int) -> UInt64 { total(slot: counter.rawValue, service: service) }
 
-    private func total(slot: Int, services: [Int]) -> UInt64 {
-        services.reduce(0) { $0 &+ total(slot: slot, service: $1) }
+    private func total(slot: Int, services: [Int], carried: [UInt64]?) -> UInt64 {
+        services.reduce(carried?[slot] ?? 0) { $0 &+ total(slot: slot, service: $1) }
     }
 
     func render() -> String {
@@ -70,6 +94,7 @@ final class MetricsSource: @unchecked Sendable {
             text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
         }
         let groups = serviceGroups()
+        let carried = self.carried.withLock { $0 }
         family("ringway_connections_active", "Client connections open now.", "gauge")
         for (name, slots) in groups {
             let active = slots.reduce(0) { $0 + shared.activeConnections($1) }
@@ -86,20 +111,20 @@ final class MetricsSource: @unchecked Sendable {
         for counter in Counter.allCases where !counter.isProcessWide {
             family(counter.metricName, counter.help, "counter")
             for (name, slots) in groups {
-                text += "\(counter.metricName){service=\"\(name)\"} \(total(slot: counter.rawValue, services: slots))\n"
+                text += "\(counter.metricName){service=\"\(name)\"} \(total(slot: counter.rawValue, services: slots, carried: carried[name]))\n"
             }
         }
         family("ringway_connections_closed_by_reason_total", "Closed connections by the reason they ended.", "counter")
         for (name, slots) in groups {
             for (offset, reason) in CloseReason.allCases.enumerated() {
-                let value = total(slot: CounterBlock.closeReasonBase + offset, services: slots)
+                let value = total(slot: CounterBlock.closeReasonBase + offset, services: slots, carried: carried[name])
                 text += "ringway_connections_closed_by_reason_total{service=\"\(name)\",reason=\"\(reason.name)\"} \(value)\n"
             }
         }
         family("ringway_proxy_header_rejections_total", "PROXY headers refused as invalid, by what was wrong.", "counter")
         for (name, slots) in groups {
             for (offset, code) in ProxyProtocolErrorCode.allCases.enumerated() {
-                let value = total(slot: CounterBlock.proxyRejectBase + offset, services: slots)
+                let value = total(slot: CounterBlock.proxyRejectBase + offset, services: slots, carried: carried[name])
                 text += "ringway_proxy_header_rejections_total{service=\"\(name)\",reason=\"\(code.name)\"} \(value)\n"
             }
         }

@@ -65,8 +65,8 @@ struct Listeners: ~Copyable {
         highWater = sockets.count
     }
 
+    /// The worker closes every socket through its kernel first (`closeAll`).
     deinit {
-        for listener in states where !listener.closed { listener.socket.closeNow() }
         states.deallocate()
     }
 
@@ -86,9 +86,11 @@ struct Listeners: ~Copyable {
         highWater = max(highWater, index + 1)
     }
 
-    func close(_ index: Int) {
+    /// Closes slot `index`'s socket through `kernel` (the scripted kernel of the state-machine
+    /// tests only records it: its descriptors are not the process's).
+    func close<K: Kernel>(_ index: Int, _ kernel: K) {
         guard !states[index].closed else { return }
-        states[index].socket.closeNow()
+        kernel.closeNow(states[index].socket)
         states[index].closed = true
     }
 }

@@ -22,10 +22,14 @@ extension Worker {
     }
 
     mutating func handleAccept(listener: Int, _ completion: Completion) {
+        // The last completion of an accept a removal cancelled: the socket closes, and the
+        // service's last model goes once the client this completion may carry has started on it.
+        let removalEnds = !completion.hasMore && listeners[listener].retired
+        defer { if removalEnds { models.retire(listeners[listener].model) } }
         if !completion.hasMore {
             listeners[listener].armed = false
             listeners.acceptsInFlight -= 1
-            if draining || listeners[listener].retired { listeners.close(listener) }
+            if draining || listeners[listener].retired { listeners.close(listener, kernel) }
         }
         let service = UInt16(listener)
         switch completion.result {
@@ -170,9 +174,10 @@ extension Worker {
         startConnection(slot)
     }
 
-    /// Queued connections of `service`, oldest first, as long as places are free.
+    /// Queued connections of `service`, oldest first, as long as places are free (all of them
+    /// once a reload has lifted the limit).
     private mutating func startQueuedConnections(service: UInt16) {
-        guard let limit = listeners[Int(service)].limit else { return }
+        let limit = listeners[Int(service)].limit ?? Int.max
         while let index = limitQueues[Int(service)].first, shared.tryAcquire(service, limit: limit) {
             limitQueues[Int(service)].remove(index, in: slab.slots)
             let slot = slab[index]
@@ -229,7 +234,7 @@ extension Worker {
             }
             // New clients get a prompt refusal instead of waiting in a backlog nobody serves.
             // A socket with an accept still in flight closes when its last completion arrives.
-            if !listeners[index].armed { listeners.close(index) }
+            if !listeners[index].armed { listeners.close(index, kernel) }
         }
         let (worker, open) = (UInt64(settings.index), UInt64(slab.active))
         log.write(.info) { line in

@@ -58,13 +58,13 @@ extension Worker {
         do {
             socket = try kernel.openSocket(family: endpoint.family)
         } catch {
-            logUpstreamFailure(slot, endpoint: endpoint, error: error, timedOut: false)
+            logUpstreamFailure(slot, endpoint: endpoint, connecting, error: error, timedOut: false)
             upstreamUnreachable(slot, connecting, lastError: error)
             if error == .tooManyOpenFiles || error == .tooManyOpenFilesInSystem { pauseAccepting(because: error) }
             return
         }
         kernel.disableNagle(socket)
-        logDialing(slot, to: endpoint)
+        logDialing(slot, to: endpoint, connecting)
         slot.connection.pointee.upstreamSocket = socket
         slot.connection.pointee.phase = .connecting(connecting)
         kernel.prepareConnect(
@@ -98,7 +98,7 @@ extension Worker {
             let timedOut = error == .canceled
             counters.add(.upstreamConnectFailures, service: connection.pointee.service)
             if timedOut { counters.add(.upstreamConnectTimeouts, service: connection.pointee.service) }
-            logUpstreamFailure(slot, endpoint: endpoint, error: error, timedOut: timedOut)
+            logUpstreamFailure(slot, endpoint: endpoint, connecting, error: error, timedOut: timedOut)
             kernel.closeNow(connection.pointee.upstreamSocket)
             connection.pointee.upstreamSocket = .none
             var next = connecting
@@ -117,7 +117,7 @@ extension Worker {
             startNegotiating(slot, connecting)
             return
         }
-        logConnected(slot, to: endpoint)
+        logConnected(slot, to: endpoint, connecting)
         if connecting.request == .none {
             startRelaying(slot, preamble: connecting.preamble)
         } else {
@@ -171,10 +171,20 @@ extension Worker {
         return destination
     }
 
-    private mutating func logUpstreamFailure(_ slot: Slot, endpoint: IPEndpoint, error: Errno, timedOut: Bool) {
+    /// The configured name of the target (or first hop node) being dialled; nil for an address a
+    /// proxy client asked for.
+    func nodeName(_ slot: Slot, _ connecting: Connecting) -> String? {
+        guard connecting.candidates == 0 else { return nil }
+        let names = service(slot).pointee.nodeNames
+        return names.indices.contains(Int(connecting.target)) ? names[Int(connecting.target)] : nil
+    }
+
+    private mutating func logUpstreamFailure(_ slot: Slot, endpoint: IPEndpoint, _ connecting: Connecting, error: Errno, timedOut: Bool) {
         let fields = logFields(slot)
+        let node = nodeName(slot, connecting)
         log.write(.warn) { line in
             fields.write(&line)
+            if let node { line.field("node", node) }
             line.field("dst", endpoint)
             line.field("msg", timedOut ? "connect to \(endpoint): timed out" : "connect to \(endpoint): \(error)")
         }

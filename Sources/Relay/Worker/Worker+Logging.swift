@@ -32,21 +32,27 @@ extension Worker {
         }
     }
 
-    mutating func logDialing(_ slot: Slot, to endpoint: IPEndpoint) {
+    mutating func logDialing(_ slot: Slot, to endpoint: IPEndpoint, _ connecting: Connecting) {
         guard log.enabled(.debug) else { return }
         let fields = logFields(slot)
+        let node = nodeName(slot, connecting)
         log.write(.debug) { line in
             fields.write(&line)
+            if let node { line.field("node", node) }
             line.field("dst", endpoint)
             line.field("msg", "\(fields.remoteText) >> \(endpoint)")
         }
     }
 
-    mutating func logConnected(_ slot: Slot, to endpoint: IPEndpoint) {
+    /// `connecting` names the target for the `node` field (nil after a chain: the line is about
+    /// the destination, not the first hop).
+    mutating func logConnected(_ slot: Slot, to endpoint: IPEndpoint, _ connecting: Connecting? = nil) {
         guard log.enabled(.info) else { return }
         let fields = logFields(slot)
+        let node = connecting.flatMap { nodeName(slot, $0) }
         log.write(.info) { line in
             fields.write(&line)
+            if let node { line.field("node", node) }
             line.field("dst", endpoint)
             line.field("msg", "\(fields.remoteText) <-> \(endpoint)")
         }

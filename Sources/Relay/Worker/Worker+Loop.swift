@@ -13,7 +13,7 @@ extension Worker where K == RingKernel {
             // are retried on the same beat); otherwise only completions (or the wake eventfd)
             // end the wait, with a slow heartbeat as a safety net.
             let busy = timers.count > 0 || listeners.anyPaused || log.hasPending || resolverWatches.pending
-                || listeners.retiredCount > 0 || retiredEndpoints != nil
+                || listeners.retiredCount > 0 || retiredEndpoints != nil || reloadPosted
             try kernel.ring.submitAndWait(timeoutNanoseconds: busy ? 10_000_000 : 500_000_000)
             now = monotonicMilliseconds()
             applyPostedReload()
@@ -30,6 +30,10 @@ extension Worker where K == RingKernel {
         }
         // Closes of the last connections are prepared but not yet submitted.
         _ = try? kernel.ring.submit()
+        // A reload posted as the drain began was never applied: its new sockets are ours to close.
+        if let unapplied = control.takeReload() {
+            for addition in unapplied.added { addition.socket.closeNow() }
+        }
         log.flushBeforeExit()
     }
 }

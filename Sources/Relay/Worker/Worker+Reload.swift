@@ -33,10 +33,11 @@ extension Worker {
             let model = models.add(addition.config, slot: addition.slot)
             newModels.insert(Int(model))
             listeners.occupy(addition.slot, socket: addition.socket, model: model, limit: addition.config.maxConnections)
-            if draining { listeners.close(addition.slot) }
+            if draining { listeners.close(addition.slot, kernel) }
         }
         rebuildUpstreamTables(newModels: newModels)
-        ownEndpoints = listeners.indices.filter { listeners[$0].inUse && !listeners[$0].closed }.compactMap {
+        // A removed service's address is no longer ours, even while its socket waits to close.
+        ownEndpoints = listeners.indices.filter { listeners[$0].inUse && !listeners[$0].retired && !listeners[$0].closed }.compactMap {
             (try? kernel.localAddress(of: listeners[$0].socket)).flatMap(IPEndpoint.init)
         }
         let configs = reload.added.map(\.config) + reload.changed.map(\.config)
@@ -61,9 +62,11 @@ extension Worker {
                     openConnection(socket: socket, listener: slot)
                 }
             }
-            if !listeners[slot].armed { listeners.close(slot) }
+            if !listeners[slot].armed { listeners.close(slot, kernel) }
         }
-        models.retire(listeners[slot].model)
+        // Clients the cancelled accept still hands over start on the service's last settings:
+        // its model stays until the socket has closed.
+        if listeners[slot].closed { models.retire(listeners[slot].model) }
     }
 
     /// Endpoint table and target names for the models now in use: kept models keep the addresses

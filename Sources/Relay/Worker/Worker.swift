@@ -150,6 +150,7 @@ struct Worker<K: Kernel>: ~Copyable {
     }
 
     deinit {
+        for index in listeners.indices { listeners.close(index, kernel) }
         kernel.unregister(pools.main)
         kernel.unregister(pools.reserve)
         limitQueues.deallocate()
