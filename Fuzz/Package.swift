@@ -37,5 +37,8 @@ let package = Package(
         fuzzTarget("FuzzHTTPRequestHead", [.product(name: "Relay", package: "Ringway")]),
         fuzzTarget("FuzzSOCKS", [.product(name: "Relay", package: "Ringway")]),
         fuzzTarget("FuzzHTTPProxyRequest", [.product(name: "Relay", package: "Ringway")]),
+        fuzzTarget(
+            "FuzzConfigFile",
+            [.product(name: "RingwayConfig", package: "Ringway"), .product(name: "RingwayConfigFile", package: "Ringway")]),
     ]
 )

@@ -10,19 +10,7 @@ import Testing
 /// An upstream that says its name on connect, then echoes: which settings a connection runs on
 /// shows in its first line.
 private func taggedEcho(_ tag: String) throws -> ScriptedUpstream {
-    try ScriptedUpstream { fd, _ in
-        guard (try? Sockets.sendAll(fd, tag + "\n")) != nil else {
-            close(fd)
-            return
-        }
-        while true {
-            let (bytes, code) = Sockets.receiveOnce(fd)
-            if bytes.isEmpty || code != 0 { break }
-            do { try Sockets.sendAll(fd, bytes) } catch { break }
-        }
-        shutdown(fd, Int32(SHUT_WR))
-        close(fd)
-    }
+    try ScriptedUpstream.echo(greeting: tag + "\n")
 }
 
 /// Connects through the relay and reads the upstream's tag line.

@@ -55,9 +55,14 @@ public final class ScriptedUpstream: @unchecked Sendable {
         waitFor(seconds: seconds, interval: 5_000) { recorded.first(where: predicate) }
     }
 
-    /// Echoes until EOF, then half-closes.
-    public static func echo() throws -> ScriptedUpstream {
+    /// Echoes until EOF, then half-closes; says `greeting` first when given (a tag that shows
+    /// which upstream a connection reached).
+    public static func echo(greeting: String? = nil) throws -> ScriptedUpstream {
         try ScriptedUpstream { fd, _ in
+            if let greeting, (try? Sockets.sendAll(fd, greeting)) == nil {
+                close(fd)
+                return
+            }
             while true {
                 let (bytes, code) = Sockets.receiveOnce(fd)
                 if bytes.isEmpty || code != 0 { break }
