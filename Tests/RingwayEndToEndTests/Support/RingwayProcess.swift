@@ -78,16 +78,26 @@ final class RingwayProcess: @unchecked Sendable {
     }
 }
 
-/// Runs ringway to completion (for argument errors, --help) and returns status and output.
-func runRingway(_ arguments: [String], seconds: Double = 20) throws -> (status: Int32, stdout: String, stderr: String) {
+/// Runs ringway to completion (for argument errors, --help, --check, -O) and returns status and
+/// output; `directory` is its working directory, `input` its standard input.
+func runRingway(
+    _ arguments: [String], seconds: Double = 20, directory: URL? = nil, input: String? = nil
+) throws -> (status: Int32, stdout: String, stderr: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: RingwayBinary.path)
     process.arguments = arguments
+    if let directory { process.currentDirectoryURL = directory }
     let out = Pipe()
     let err = Pipe()
+    let inputPipe = Pipe()
     process.standardOutput = out
     process.standardError = err
+    process.standardInput = input == nil ? FileHandle.nullDevice : inputPipe
     try process.run()
+    if let input {
+        inputPipe.fileHandleForWriting.write(Data(input.utf8))
+        try? inputPipe.fileHandleForWriting.close()
+    }
     if !becomesTrue(within: seconds, { !process.isRunning }) { process.stop(grace: 5) }
     let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
