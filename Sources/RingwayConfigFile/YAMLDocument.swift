@@ -12,11 +12,33 @@ enum YAMLDocument {
             throw translate(error, text: text, source: source)
         }
         guard let root else { return .null(ConfigMark(line: 1, column: 1)) }
-        return try convert(root, source: source)
+        var budget = maximumNodes
+        return try convert(root, source: source, budget: &budget, depth: 0)
     }
 
-    private static func convert(_ node: Node, source: String) throws(ConfigurationError) -> ConfigNode {
+    /// Nodes a document may have once its aliases are expanded: a few anchors can name each other
+    /// until a small file stands for billions of nodes ("billion laughs"), which would take the
+    /// relay's memory on a reload. Real configurations are far below.
+    static let maximumNodes = 200_000
+    /// Nesting no configuration needs; it bounds the recursion below.
+    static let maximumDepth = 64
+
+    private static func convert(
+        _ node: Node, source: String, budget: inout Int, depth: Int
+    ) throws(ConfigurationError) -> ConfigNode {
         let mark = node.mark.map { ConfigMark(line: $0.line, column: $0.column) } ?? ConfigMark(line: 1, column: 1)
+        budget -= 1
+        guard budget >= 0 else {
+            throw ConfigurationError(
+                .syntax("the document has more than \(maximumNodes) values once its aliases are expanded; "
+                    + "write the repeated parts out, or use fewer aliases"),
+                origin: place(mark, source))
+        }
+        guard depth <= maximumDepth else {
+            throw ConfigurationError(
+                .syntax("values nested more than \(maximumDepth) levels deep; no configuration needs that"),
+                origin: place(mark, source))
+        }
         switch node {
         case .scalar(let scalar):
             if scalar.style == .plain, nullSpellings.contains(scalar.string) { return .null(mark) }
@@ -24,7 +46,7 @@ enum YAMLDocument {
         case .mapping(let mapping):
             var entries: [ConfigNode.Entry] = []
             for (key, value) in mapping {
-                let keyNode = try convert(key, source: source)
+                let keyNode = try convert(key, source: source, budget: &budget, depth: depth + 1)
                 let keyText: String
                 switch keyNode {
                 case .scalar(let scalar, _): keyText = scalar.text
@@ -35,12 +57,14 @@ enum YAMLDocument {
                         origin: place(keyNode.mark, source))
                 }
                 entries.append(
-                    ConfigNode.Entry(key: keyText, keyMark: keyNode.mark, value: try convert(value, source: source)))
+                    ConfigNode.Entry(
+                        key: keyText, keyMark: keyNode.mark,
+                        value: try convert(value, source: source, budget: &budget, depth: depth + 1)))
             }
             return .mapping(entries, mark)
         case .sequence(let sequence):
             var items: [ConfigNode] = []
-            for item in sequence { items.append(try convert(item, source: source)) }
+            for item in sequence { items.append(try convert(item, source: source, budget: &budget, depth: depth + 1)) }
             return .sequence(items, mark)
         case .alias:
             // compose() resolves aliases to the nodes they name; an alias left over is a bug there.
