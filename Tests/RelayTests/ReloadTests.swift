@@ -178,5 +178,18 @@ struct ReloadTests {
     }
 }
 
+@Suite("Reload summary")
+struct ReloadSummaryTests {
+    /// A thousand changed services once made a line longer than a log line may be: it lost its
+    /// message.
+    @Test func longListsNameAFewAndCountTheRest() {
+        var summary = ReloadSummary(generation: 2)
+        summary.changed = (0..<1000).map { "service-\($0)" }
+        summary.added = ["api"]
+        #expect(summary.description
+            == "1 added (api), 1000 changed (service-0, service-1, service-2, service-3, service-4, and 995 more), 0 unchanged")
+    }
+}
+
 /// A port with nothing behind it (the old target must not be what answers after a failed reload).
 private func closedPortOrZero() -> UInt16 { (try? closedPort()) ?? 1 }

@@ -36,8 +36,11 @@ public struct ReloadSummary: Sendable, CustomStringConvertible {
     public var kept: [String] = []
 
     public var description: String {
+        // At most a few names each, so the line stays within a log line's bounds.
         func part(_ names: [String], _ word: String) -> String? {
-            names.isEmpty ? nil : "\(names.count) \(word) (\(names.joined(separator: ", ")))"
+            guard !names.isEmpty else { return nil }
+            let shown = names.prefix(5).joined(separator: ", ")
+            return "\(names.count) \(word) (\(shown)\(names.count > 5 ? ", and \(names.count - 5) more" : ""))"
         }
         let parts = [part(added, "added"), part(changed, "changed"), part(removed, "removed")].compactMap { $0 }
         let kept = "\(self.kept.count) unchanged"

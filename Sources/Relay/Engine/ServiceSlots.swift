@@ -36,8 +36,11 @@ struct ServiceSlots {
     func match(_ services: [ServiceConfig]) -> ReloadMatch {
         var match = ReloadMatch()
         var unmatched = Set(order)
+        var byAddress: [ListenAddress: Int] = [:]
+        for slot in order { if let listen = entries[slot].config?.listen { byAddress[listen] = slot } }
         for (position, service) in services.enumerated() {
-            if let slot = unmatched.first(where: { entries[$0].config?.listen == service.listen && service.listen.port != 0 }) {
+            // Port 0 asks for a fresh port: never the one a running service happens to have.
+            if service.listen.port != 0, let slot = byAddress.removeValue(forKey: service.listen) {
                 unmatched.remove(slot)
                 if entries[slot].config == service {
                     match.kept.append((position, slot))
