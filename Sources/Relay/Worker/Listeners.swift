@@ -86,6 +86,12 @@ struct Listeners: ~Copyable {
         highWater = max(highWater, index + 1)
     }
 
+    /// Counts a connection of slot `index` opening (+1) or ending (-1). (A compound assignment
+    /// through the subscript does not compile under ThreadSanitizer with Swift 6.3.1.)
+    func count(_ index: Int, _ delta: Int32) {
+        (states.baseAddress! + index).pointee.connections += delta
+    }
+
     /// Closes slot `index`'s socket through `kernel` (the scripted kernel of the state-machine
     /// tests only records it: its descriptors are not the process's).
     func close<K: Kernel>(_ index: Int, _ kernel: K) {

@@ -25,7 +25,6 @@ extension Worker {
         // The last completion of an accept a removal cancelled: the socket closes, and the
         // service's last model goes once the client this completion may carry has started on it.
         let removalEnds = !completion.hasMore && listeners[listener].retired
-        defer { if removalEnds { models.retire(listeners[listener].model) } }
         if !completion.hasMore {
             listeners[listener].armed = false
             listeners.acceptsInFlight -= 1
@@ -57,6 +56,7 @@ extension Worker {
             break
         }
         armAccept(listener)
+        if removalEnds { models.retire(listeners[listener].model) }
     }
 
     /// Out of descriptors or memory: every listener of this worker waits a moment (the limits
@@ -141,7 +141,7 @@ extension Worker {
         connection.pointee.service = serviceIndex
         connection.pointee.model = model
         models.retain(model)
-        listeners[listener].connections += 1
+        listeners.count(listener, 1)
         connection.pointee.clientSocket = socket
         connection.pointee.openedAt = monotonicNanoseconds()
         connection.pointee.lastActivity = now

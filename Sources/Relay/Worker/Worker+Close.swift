@@ -142,7 +142,7 @@ extension Worker {
         counters.addClose(closing.reason, service: service)
         if connection.pointee.holdsServicePlace { shared.adjustActive(service, by: -1) }
         models.release(connection.pointee.model)
-        listeners[Int(service)].connections -= 1
+        listeners.count(Int(service), -1)
         // On the ring: the closes leave with the next submit, batched with everything else.
         let closeUserData = UserData(.closeDescriptor, slot: -1)
         forEachDescriptor(slot) { descriptor in kernel.prepareClose(descriptor: descriptor, userData: closeUserData) }
