@@ -82,7 +82,12 @@ public struct ChainHop: Hashable, Sendable {
         for item in try url.query.map(QueryItem.parse) ?? [] {
             let (prefix, name) = splitHopPrefix(item.key)
             let lowered = name.lowercased()
-            guard prefix == nil || prefix == "hop" else { throw unknown(item.key) }
+            // GOST gives `node.x` to the hop's node, whose dialer writes the header: for one hop's
+            // nodes that is the hop's header. Its connector and dialer read no proxyProtocol.
+            if (prefix == "connector" || prefix == "dialer"), lowered == "proxyprotocol" {
+                throw .keyOutOfScope(item.key, use: "proxyProtocol, hop.proxyProtocol or node.proxyProtocol (GOST's \(prefix ?? "") reads none)")
+            }
+            guard prefix == nil || prefix == "hop" || prefix == "node" else { throw unknown(item.key) }
             switch lowered {
             case "proxyprotocol":
                 guard seen.insert(lowered).inserted else { throw .duplicateKey(item.key) }

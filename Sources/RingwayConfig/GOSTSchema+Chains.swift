@@ -173,7 +173,8 @@ extension GOSTSchema {
         }
     }
 
-    /// A node's `addr`, a port range expanded as GOST expands it: `name`, `name-1`, `name-2`, ...
+    /// A node's `addr`, a port range expanded as GOST expands a forwarder's (GOST itself does not
+    /// expand ranges in chain nodes; Ringway does, as for `-F`): `name`, `name-1`, `name-2`, ...
     static func expandedNodes(_ addr: String, name: String?, allowZero: Bool) throws(ConfigurationProblem)
         -> [TargetAddress]
     {

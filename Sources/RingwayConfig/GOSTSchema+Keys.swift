@@ -8,6 +8,7 @@ extension GOSTSchema {
             gostOnly: [
                 "hops", "authers", "admissions", "bypasses", "resolvers", "hosts", "ingresses", "routers", "sds",
                 "recorders", "limiters", "climiters", "rlimiters", "observers", "loggers", "tls", "profiling", "api",
+                "rewriters", "p2ps", "caches", "quotas", "nodes",
             ],
             hints: [
                 "hops": "define each hop inside chains[].hops; Ringway does not read top-level hops",
@@ -59,7 +60,10 @@ extension GOSTSchema {
                 "auth": "put username and password in handler.auth",
             ])
 
-        static let forwarder = SchemaKeys(["name", "nodes", "targets", "selector"])
+        static let forwarder = SchemaKeys(
+            ["name", "nodes", "targets", "selector"],
+            gostOnly: ["hop"],
+            hints: ["hop": "list the targets in forwarder.nodes; Ringway does not read top-level hops"])
 
         static let forwarderNode = SchemaKeys(
             ["name", "addr"],

@@ -2,8 +2,8 @@ import ProxyProtocol
 
 extension RingwayConfiguration {
     /// A configuration file (`-C`) and the command line together, as GOST merges them: the file's
-    /// services first, then the `-L` services, numbered `service-N` from the file's count on so
-    /// that default names do not collide. `-F` hops apply to the `-L` services only (file services
+    /// services first, then the `-L` services, numbered `service-0`, `service-1`, ... on their own
+    /// (GOST's `mergeConfig` appends them; a name the file also uses is an error, as in GOST). `-F` hops apply to the `-L` services only (file services
     /// name their chain). `logLevel` and `metrics` are the command line's `--log-level`/`-D` and
     /// `--metrics`: nil when not given, so the file's apply; given, they override it. The checks
     /// then run over the whole set: hops into one of this process's own services, open proxies,
@@ -35,7 +35,13 @@ extension RingwayConfiguration {
             }
         }
         for text in serviceURLs {
-            let parsed = try ServiceURL.parse(text, chain: chain, firstIndex: services.count)
+            let parsed = try ServiceURL.parse(text, chain: chain, firstIndex: services.count - fileServices.count)
+            for service in parsed where fileServices.contains(where: { $0.name == service.name }) {
+                throw ConfigurationError(
+                    .conflict("the file also has a service named \(service.name); -L services are named service-0, "
+                        + "service-1, ... as in GOST, so rename the file's"),
+                    origin: .serviceURL(text))
+            }
             for service in parsed { origins[service.name] = text }
             if forwardNode, ServiceURL.hasExplicitTargets(text) {
                 warnings.append(

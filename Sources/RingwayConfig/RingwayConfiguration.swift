@@ -99,10 +99,15 @@ public struct RingwayConfiguration: Hashable, Sendable {
             )
         }
         var names: Set<String> = []
-        if let metrics { names.insert(metrics.service.name) }
         for service in services {
             guard names.insert(service.name).inserted else {
                 throw ConfigurationError(.conflict("two services are named \(service.name); names must be unique"))
+            }
+            // GOST's metrics endpoint is no service, but Ringway's series label it service="metrics".
+            if metrics != nil, service.name == metrics?.service.name {
+                throw ConfigurationError(.conflict(
+                    "the metrics endpoint's own series carry service=\"\(service.name)\"; rename this service so its "
+                        + "series stay apart"), origin: origin(of: service.name))
             }
             if (service.kind == .forward || !service.chain.isEmpty) && service.targets.isEmpty {
                 throw ConfigurationError(.missingTarget(use: "at least one forwarder node"), origin: origin(of: service.name))

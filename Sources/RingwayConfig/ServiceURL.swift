@@ -166,7 +166,10 @@ public enum ServiceURL {
                     + "\(portCount) targets, not \(targets.count)"
             )
         }
-        return [targets[offset]]
+        // GOST names the targets of one -L across the whole list: port i's is target-i.
+        var target = targets[offset]
+        if target.name == nil { target.name = "target-\(offset)" }
+        return [target]
     }
 }
 

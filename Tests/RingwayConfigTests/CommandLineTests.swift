@@ -41,7 +41,7 @@ struct ChainHopTests {
         ("forward://1.2.3.4:80?proxyProtocol=3", "proxyProtocol=3 is not valid; expected 1 or 2 (0 = off)"),
         ("http://1.2.3.4:80?proxyProtocol=", "an empty value would mean off in GOST"),
         ("forward://1.2.3.4:80?interface=eth0", "key interface is a GOST option Ringway does not support"),
-        ("forward://1.2.3.4:80?node.proxyProtocol=1", "unknown key node.proxyProtocol; known keys: proxyProtocol"),
+        ("forward://1.2.3.4:80?dialer.proxyProtocol=1", "(GOST's dialer reads none)"),
         ("forward://1.2.3.4:80?hop.strategy=round", "unknown key hop.strategy"),
         ("forward://1.2.3.4:80?proxyProtocol=1&hop.proxyProtocol=2", "key hop.proxyProtocol is given more than once"),
         ("forward://1.2.3.4:80?strategy=fifo", "strategy=fifo is not valid; expected round or rr"),
@@ -205,7 +205,8 @@ struct CommandLineTests {
         twins.services[1].name = "metrics"
         #expect(
             problem { () throws(ConfigurationError) in try twins.validate() }?.description
-                == "two services are named metrics; names must be unique"
+                == "--metrics: the metrics endpoint's own series carry service=\"metrics\"; rename this service so "
+                + "its series stay apart"
         )
         twins.metrics = nil
         twins.services[1].name = "service-1"

@@ -125,17 +125,17 @@ struct GOSTSchemaTests {
 @Suite("File and command line together")
 struct FileAndCommandLineTests {
     static let whoamiFile = FileConfiguration(
-        services: [ServiceConfig(name: "service-0", kind: .whoami, listen: ListenAddress(host: nil, port: 9000))],
+        services: [ServiceConfig(name: "hello", kind: .whoami, listen: ListenAddress(host: nil, port: 9000))],
         logLevel: .warn,
         metrics: MetricsEndpoint(listen: ListenAddress(host: nil, port: 9100)),
-        serviceOrigins: ["service-0": .file(path: "f.yaml", line: 2, column: 3, keyPath: "services[0]")],
+        serviceOrigins: ["hello": .file(path: "f.yaml", line: 2, column: 3, keyPath: "services[0]")],
         metricsOrigin: .file(path: "f.yaml", line: 8, column: 3, keyPath: "metrics"))
 
-    /// GOST: the file's services, then -L's, numbered on from the file's count.
+    /// GOST: the file's services, then -L's, numbered from service-0 on their own.
     @Test func commandLineServicesFollowTheFilesAndAreNumberedOn() throws {
         let merged = try RingwayConfiguration(
             file: Self.whoamiFile, serviceURLs: ["tcp://:8000/a:1", "whoami://:8001"])
-        #expect(merged.services.map(\.name) == ["service-0", "service-1", "service-2"])
+        #expect(merged.services.map(\.name) == ["hello", "service-0", "service-1"])
         #expect(merged.services.map(\.kind) == [.whoami, .forward, .whoami])
         #expect(merged.logLevel == .warn)
         #expect(merged.metrics?.listen.port == 9100)
@@ -174,7 +174,7 @@ struct FileAndCommandLineTests {
         }
         #expect(
             hopIntoFile?.description.hasPrefix(
-                "-F \"http://127.0.0.1:9000\": 127.0.0.1:9000 is this process's own service-0") == true)
+                "-F \"http://127.0.0.1:9000\": 127.0.0.1:9000 is this process's own hello") == true)
         let samePort = problem { () throws(ConfigurationError) in
             try RingwayConfiguration(file: Self.whoamiFile, serviceURLs: ["whoami://127.0.0.1:9000"])
         }

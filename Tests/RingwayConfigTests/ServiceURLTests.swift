@@ -59,10 +59,11 @@ let validServiceURLs: [ValidServiceURL] = [
         forward(listen(8000), [target("10.0.0.1", 9000)]),
         forward(listen(8001), [target("10.0.0.1", 9000)], name: "service-1")
     ),
+    // Port i gets target i, named as GOST names it across the list (its `node` log field).
     .init(
         "tcp://:8000-8001/10.0.0.1:9000-9001",
-        forward(listen(8000), [target("10.0.0.1", 9000)]),
-        forward(listen(8001), [target("10.0.0.1", 9001)], name: "service-1")
+        forward(listen(8000), [named(target("10.0.0.1", 9000), "target-0")]),
+        forward(listen(8001), [named(target("10.0.0.1", 9001), "target-1")], name: "service-1")
     ),
     // Receiving PROXY headers.
     .init("tcp://:8080/x:80?proxyProtocol=1", forward(eight080, x80) { $0.receiveProxy = ProxyReceiveConfig() }),
@@ -213,4 +214,11 @@ struct ServiceURLTests {
         #expect(service.targets.map(\.description) == ["[::1]:9000", ":80", "a.b:1"])
         #expect(service.listen.description == "[::1]:8000")
     }
+}
+
+/// `target` with a node name.
+private func named(_ target: TargetAddress, _ name: String) -> TargetAddress {
+    var copy = target
+    copy.name = name
+    return copy
 }

@@ -28,7 +28,8 @@ private final class TemporaryDirectory {
 @Suite("Configuration files (ringway -C)", .serialized)
 struct ConfigFileEndToEndTests {
     /// The page's forwarder listing: handler metadata sends a PROXY header to the node, here a
-    /// `whoami` added with `-L` in the same process.
+    /// `whoami` in a second process. (Added with `-L` to the same process it would be named
+    /// `service-0` too, which GOST and Ringway both refuse: `aCommandLineServiceMayNotTakeAFilesName`.)
     @Test func gostsForwarderListingAsWritten() throws {
         let directory = try TemporaryDirectory("forwarder")
         let (front, whoami) = (try freePort(), try freePort())
@@ -48,15 +49,28 @@ struct ConfigFileEndToEndTests {
                     addr: :\(whoami)
 
             """)
-        let ringway = try RingwayProcess(["-C", file, "-L", "whoami://127.0.0.1:\(whoami)?proxyProtocol=1", "--workers", "1"])
-        #expect(ringway.waitUntilListening(services: 2), "\(ringway.lines)")
+        let node = try RingwayProcess(["-L", "whoami://127.0.0.1:\(whoami)?proxyProtocol=1"])
+        #expect(node.waitUntilListening(services: 1))
+        let ringway = try RingwayProcess(["-C", file, "--workers", "1"])
+        #expect(ringway.waitUntilListening(services: 1), "\(ringway.lines)")
         let client = try Sockets.connect(port: front, from: .v4(.init(127, 0, 0, 5)))
         defer { close(client) }
         try Sockets.sendAll(client, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         let answer = String(decoding: try Sockets.receiveAll(client), as: UTF8.self)
         #expect(answer.contains("client: 127.0.0.5:"), "\(answer)")
         #expect(ringway.waitForLine(containing: ["\"service\":\"service-0\"", "\"node\":\"target-0\"", " <-> "]) != nil)
-        #expect(ringway.waitForLine(containing: ["\"service\":\"service-1\"", "listening on"]) != nil, "-L services are numbered after the file's")
+    }
+
+    @Test func aCommandLineServiceMayNotTakeAFilesName() throws {
+        let directory = try TemporaryDirectory("names")
+        let file = try directory.write("ringway.yaml", "services:\n- name: service-0\n  addr: :9\n  handler:\n    type: whoami\n")
+        let clash = try runRingway(["-C", file, "-L", "whoami://:10", "--check"])
+        #expect(clash.status == 2)
+        #expect(clash.stderr.contains("the file also has a service named service-0"), "\(clash.stderr)")
+        let renamed = try directory.write("renamed.yaml", "services:\n- name: web\n  addr: :9\n  handler:\n    type: whoami\n")
+        let fine = try runRingway(["-C", renamed, "-L", "whoami://:10", "-O", "json"])
+        #expect(fine.status == 0, "\(fine.stderr)")
+        #expect(fine.stdout.contains("\"name\": \"service-0\""), "-L services are numbered from service-0, as in GOST")
     }
 
     /// The page's chain listing: an auto proxy whose hop (Ringway's own http node, requiring the
