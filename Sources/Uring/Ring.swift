@@ -13,6 +13,8 @@ public struct Ring: ~Copyable {
     public let features: UInt32
     /// The IORING_SETUP_* flags the ring was created with (after fallbacks).
     public let setupFlags: UInt32
+    /// The ring's own descriptor is registered (`io_uring_register_ring_fd`).
+    public let ringDescriptorRegistered: Bool
 
     /// Creates a ring on the calling thread, trying the flag sets in `preferences` in order and
     /// keeping the first the kernel accepts (older kernels reject DEFER_TASKRUN with EINVAL).
@@ -30,6 +32,10 @@ public struct Ring: ~Copyable {
                 self.ring = ring
                 self.features = params.features
                 self.setupFlags = flags.rawValue
+                // io_uring_enter then finds the ring without an fget/fput of its descriptor on
+                // every call; liburing passes IORING_ENTER_REGISTERED_RING itself. Optional: a
+                // kernel without it (before 5.18) works as before.
+                self.ringDescriptorRegistered = io_uring_register_ring_fd(ring) == 1
                 return
             }
             lastError = Errno(rawValue: -result)

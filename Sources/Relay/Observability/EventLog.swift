@@ -25,6 +25,9 @@ struct EventLog: ~Copyable {
     /// Lines dropped since output last moved; nonzero means an episode is going on.
     private var droppedInEpisode: UInt64 = 0
 
+    /// The current second, formatted once per second rather than once per line.
+    private var clock = LogClock()
+
     init(level: LogLevel, output: LogOutput) {
         self.level = level
         self.output = output
@@ -32,6 +35,7 @@ struct EventLog: ~Copyable {
     }
 
     deinit {
+        clock.text.deallocate()
         // Owners flush before letting go; whatever the output still refuses now is lost.
         _ = EventLog.write(buffer, from: start, to: used, output)
         buffer.deallocate()
@@ -119,7 +123,16 @@ struct EventLog: ~Copyable {
 
     private mutating func append(_ level: LogLevel, _ body: (inout JSONLine) -> Void) {
         var line = JSONLine(into: buffer + used, capacity: EventLog.lineCapacity)
-        line.timeField("time")
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        if now.tv_sec != clock.second { clock.format(second: now.tv_sec) }
+        let milliseconds = UInt64(now.tv_nsec / 1_000_000)
+        line.field("time") { text in
+            text.appendRaw(UnsafeRawBufferPointer(start: clock.text, count: LogClock.length))
+            text.append(UInt8(ascii: "."))
+            text.appendPadded(milliseconds, width: 3)
+            text.append(UInt8(ascii: "Z"))
+        }
         line.field("level", level.description)
         body(&line)
         used += line.finish()
@@ -131,5 +144,45 @@ struct EventLog: ~Copyable {
         memmove(buffer, buffer + start, used - start)
         used -= start
         start = 0
+    }
+}
+
+/// `2006-01-02T15:04:05` (UTC) of one second, kept until the clock moves on: `gmtime_r` and the
+/// digits once per second instead of once per log line.
+struct LogClock {
+    static let length = 19
+    let text = UnsafeMutablePointer<UInt8>.allocate(capacity: LogClock.length)
+    private(set) var second: Int = -1
+
+    mutating func format(second: Int) {
+        self.second = second
+        var seconds = second
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        var position = 0
+        func put(_ value: Int32, width: Int) {
+            var divisor: Int32 = 1
+            for _ in 1..<width { divisor *= 10 }
+            while divisor > 0 {
+                text[position] = UInt8(ascii: "0") + UInt8(value / divisor % 10)
+                position += 1
+                divisor /= 10
+            }
+        }
+        func put(_ character: Unicode.Scalar) {
+            text[position] = UInt8(ascii: character)
+            position += 1
+        }
+        put(parts.tm_year + 1900, width: 4)
+        put("-")
+        put(parts.tm_mon + 1, width: 2)
+        put("-")
+        put(parts.tm_mday, width: 2)
+        put("T")
+        put(parts.tm_hour, width: 2)
+        put(":")
+        put(parts.tm_min, width: 2)
+        put(":")
+        put(parts.tm_sec, width: 2)
     }
 }

@@ -57,31 +57,6 @@ struct JSONLine: ~Copyable {
         }
     }
 
-    /// RFC 3339 UTC with milliseconds, from the realtime clock.
-    mutating func timeField(_ key: StaticString) {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        var seconds = now.tv_sec
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        field(key) { line in
-            line.appendPadded(UInt64(parts.tm_year + 1900), width: 4)
-            line.append(UInt8(ascii: "-"))
-            line.appendPadded(UInt64(parts.tm_mon + 1), width: 2)
-            line.append(UInt8(ascii: "-"))
-            line.appendPadded(UInt64(parts.tm_mday), width: 2)
-            line.append(UInt8(ascii: "T"))
-            line.appendPadded(UInt64(parts.tm_hour), width: 2)
-            line.append(UInt8(ascii: ":"))
-            line.appendPadded(UInt64(parts.tm_min), width: 2)
-            line.append(UInt8(ascii: ":"))
-            line.appendPadded(UInt64(parts.tm_sec), width: 2)
-            line.append(UInt8(ascii: "."))
-            line.appendPadded(UInt64(now.tv_nsec / 1_000_000), width: 3)
-            line.append(UInt8(ascii: "Z"))
-        }
-    }
-
     /// Writes `"key":` and the value produced by `body`, or nothing if it would not fit.
     mutating func field(_ key: StaticString, quoted: Bool = true, _ body: (inout JSONLine) -> Void) {
         guard !truncated else { return }
@@ -160,6 +135,24 @@ struct JSONLine: ~Copyable {
             divisor /= 10
         }
         appendDecimal(value)
+    }
+
+    /// Raw ASCII text with no characters that need escaping (separators such as ` <> `).
+    mutating func appendRaw(_ text: StaticString) {
+        appendRaw(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    mutating func appendEscaped(_ text: String) {
+        var text = text
+        text.withUTF8 { appendEscaped(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Sixteen lowercase hex digits, big-endian.
+    mutating func appendHex(_ value: UInt64) {
+        let digits: StaticString = "0123456789abcdef"
+        for shift in stride(from: 60, through: 0, by: -4) {
+            append(digits.utf8Start[Int(value >> UInt64(shift) & 0xF)])
+        }
     }
 
     mutating func appendEndpoint(_ endpoint: IPEndpoint) {

@@ -63,6 +63,10 @@ private func openListeningSocket(service: String, listen: ListenAddress, backlog
     do {
         try? socket.setOption(level: SOL_SOCKET, name: SO_REUSEADDR, 1)
         try socket.setOption(level: SOL_SOCKET, name: SO_REUSEPORT, 1)
+        // Accepted sockets inherit TCP_NODELAY from the listener: one setsockopt per service
+        // instead of one per connection.
+        step = "setsockopt(TCP_NODELAY)"
+        try socket.setOption(level: Int32(IPPROTO_TCP), name: TCP_NODELAY, 1)
         if endpoint.family == AF_INET6 {
             // Dual-stack only for the wildcard; an explicit IPv6 address listens on IPv6 alone.
             try? socket.setOption(level: Int32(IPPROTO_IPV6), name: IPV6_V6ONLY, listen.host == nil ? 0 : 1)

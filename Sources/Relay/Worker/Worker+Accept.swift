@@ -155,7 +155,7 @@ extension Worker {
             close(slot, reason: .peerUnknown)
             return
         }
-        kernel.disableNagle(socket)
+        // TCP_NODELAY came with the socket from its listener.
         logAccepted(slot)
         guard let limit = models[model].pointee.maxConnections else {
             shared.adjustActive(serviceIndex, by: 1)

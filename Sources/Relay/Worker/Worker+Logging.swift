@@ -13,14 +13,12 @@ extension Worker {
     func logFields(_ slot: Slot) -> ConnectionLogFields {
         let connection = slot.connection
         let service = self.service(slot)
-        var local = service.pointee.listenText
-        if service.pointee.wildcardListener, let endpoint = localEndpoint(slot) {
-            local = endpoint.description
-        }
+        // A wildcard listener's address says nothing; the socket knows which one the client reached.
+        let endpoint = service.pointee.wildcardListener ? localEndpoint(slot) : nil
         return ConnectionLogFields(
             service: service.pointee.name, handler: service.pointee.handler,
-            client: connection.pointee.client, remote: connection.pointee.peer, local: local,
-            sid: hex(uniqueID(slot)))
+            client: connection.pointee.client, remote: connection.pointee.peer, localEndpoint: endpoint,
+            listenText: service.pointee.listenText, processStart: settings.processStart, id: connection.pointee.id)
     }
 
     mutating func logAccepted(_ slot: Slot) {
@@ -28,7 +26,11 @@ extension Worker {
         let fields = logFields(slot)
         log.write(.info) { line in
             fields.write(&line)
-            line.field("msg", "\(fields.remoteText) <> \(fields.local)")
+            line.field("msg") { text in
+                fields.appendRemote(&text)
+                text.appendRaw(" <> ")
+                fields.appendLocal(&text)
+            }
         }
     }
 
@@ -40,7 +42,11 @@ extension Worker {
             fields.write(&line)
             if let node { line.field("node", node) }
             line.field("dst", endpoint)
-            line.field("msg", "\(fields.remoteText) >> \(endpoint)")
+            line.field("msg") { text in
+                fields.appendRemote(&text)
+                text.appendRaw(" >> ")
+                text.appendEndpoint(endpoint)
+            }
         }
     }
 
@@ -54,7 +60,11 @@ extension Worker {
             fields.write(&line)
             if let node { line.field("node", node) }
             line.field("dst", endpoint)
-            line.field("msg", "\(fields.remoteText) <-> \(endpoint)")
+            line.field("msg") { text in
+                fields.appendRemote(&text)
+                text.appendRaw(" <-> ")
+                text.appendEndpoint(endpoint)
+            }
         }
     }
 
@@ -67,9 +77,10 @@ extension Worker {
         guard log.enabled(level) else { return }
         let fields = logFields(slot)
         let elapsed = monotonicNanoseconds() - connection.pointee.openedAt
-        var message = "\(fields.remoteText) >< \(fields.local)"
-        if reason != .finished { message += ": \(reason.message)" }
-        if let error = closing.errno { message += " (\(error))" }
+        // Only an unusual end builds text; a finished connection's line is written in place.
+        var detail = ""
+        if reason != .finished { detail += ": \(reason.message)" }
+        if let error = closing.errno { detail += " (\(error))" }
         let (input, output) = (connection.pointee.inbound.bytes, connection.pointee.outbound.bytes)
         log.write(level) { line in
             fields.write(&line)
@@ -77,21 +88,39 @@ extension Worker {
             line.field("inputBytes", input)
             line.field("outputBytes", output)
             line.field("reason", reason.name)
-            line.field("msg", message)
+            line.field("msg") { text in
+                fields.appendRemote(&text)
+                text.appendRaw(" >< ")
+                fields.appendLocal(&text)
+                if !detail.isEmpty { text.appendEscaped(detail) }
+            }
         }
     }
 }
 
-/// GOST's per-connection log fields.
+/// GOST's per-connection log fields, written straight into the line: no text is built for a
+/// connection that ends normally.
 struct ConnectionLogFields {
     let service: String
     let handler: String
     let client: IPEndpoint?
     let remote: IPEndpoint?
-    let local: String
-    let sid: String
+    /// The address the client reached, when the listener is a wildcard; else `listenText`.
+    let localEndpoint: IPEndpoint?
+    let listenText: String
+    /// The halves of the connection's unique id (`sid`, and PROXY v2's UNIQUE_ID).
+    let processStart: UInt64
+    let id: UInt64
 
     var remoteText: String { remote?.description ?? "?" }
+
+    func appendRemote(_ line: inout JSONLine) {
+        if let remote { line.appendEndpoint(remote) } else { line.append(UInt8(ascii: "?")) }
+    }
+
+    func appendLocal(_ line: inout JSONLine) {
+        if let localEndpoint { line.appendEndpoint(localEndpoint) } else { line.appendEscaped(listenText) }
+    }
 
     /// `handler`: the protocol a proxy service's handshake speaks, instead of the service's own.
     func write(_ line: inout JSONLine, handler override: String? = nil) {
@@ -102,7 +131,10 @@ struct ConnectionLogFields {
         line.field("network", "tcp")
         if let client { line.field("client", client) }
         if let remote { line.field("remote", remote) }
-        line.field("local", local)
-        line.field("sid", sid)
+        line.field("local") { text in appendLocal(&text) }
+        line.field("sid") { text in
+            text.appendHex(processStart)
+            text.appendHex(id)
+        }
     }
 }
