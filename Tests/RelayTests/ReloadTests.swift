@@ -67,13 +67,15 @@ private final class ClientLoop: @unchecked Sendable {
 
 @Suite("Live reload", .serialized)
 struct ReloadTests {
-    @Test func reloadKeepsUnchangedSocketsChangesNewConnectionsAndDrainsRemovedServices() throws {
+    /// In copy and in splice mode (the removed and changed services' open connections hold pipes).
+    @Test(arguments: [false, true])
+    func reloadKeepsUnchangedSocketsChangesNewConnectionsAndDrainsRemovedServices(splice: Bool) throws {
         let one = try taggedEcho("one"), two = try taggedEcho("two"), three = try taggedEcho("three")
         defer { one.stop(); two.stop(); three.stop() }
         let services = [
-            forwardService(to: [one.port], name: "kept"),
-            forwardService(to: [two.port], name: "changed"),
-            forwardService(to: [one.port], name: "removed"),
+            forwardService(to: [one.port], name: "kept", splice: splice),
+            forwardService(to: [two.port], name: "changed", splice: splice),
+            forwardService(to: [one.port], name: "removed", splice: splice),
         ]
         let relay = try RelayFixture(services, workers: 2)
         defer { relay.stop() }
@@ -90,7 +92,7 @@ struct ReloadTests {
         var next = relay.engine.services
         next[1].targets = forwardService(to: three.port).targets
         next.remove(at: 2)
-        next.append(forwardService(to: [two.port], name: "added"))
+        next.append(forwardService(to: [two.port], name: "added", splice: splice))
         let summary = try relay.engine.reload(services: next, logLevel: .info)
         #expect(summary.added == ["added"] && summary.changed == ["changed"])
         #expect(summary.removed == ["removed"] && summary.kept == ["kept"])
@@ -117,6 +119,30 @@ struct ReloadTests {
         #expect(relay.engine.metricsText().contains("ringway_reloads_total{result=\"applied\"} 1"))
         // The removed service's open connection still counts under its name until it ends.
         #expect(relay.metric("ringway_connections_active", service: "removed") == 1)
+    }
+
+    /// A client half way through its CONNECT when the proxy's credentials change finishes on the
+    /// settings it started with; a new client must present the new ones.
+    @Test func aHandshakeInProgressFinishesOnItsSettings() throws {
+        let one = try taggedEcho("one")
+        defer { one.stop() }
+        let relay = try RelayFixture([proxyService("http", .http)])
+        defer { relay.stop() }
+        let client = try Sockets.connect(port: relay.port)
+        defer { close(client) }
+        try Sockets.sendAll(client, "CONNECT 127.0.0.1:\(one.port) HTTP/1.1\r\n")
+        #expect(relay.eventually { relay.engine.activeConnections(service: 0) == 1 })
+        var next = relay.engine.services
+        next[0].credentials = Credentials(user: "alice", password: "s3cret")
+        #expect(try relay.engine.reload(services: next, logLevel: .info).changed == ["service-0"])
+        try Sockets.sendAll(client, "Host: x\r\n\r\n")
+        let reply = String(decoding: try Sockets.receive(client, exactly: 12), as: UTF8.self)
+        #expect(reply == "HTTP/1.1 200", "the open handshake needs no credentials: \(reply)")
+        let fresh = try Sockets.connect(port: relay.port)
+        defer { close(fresh) }
+        try Sockets.sendAll(fresh, "CONNECT 127.0.0.1:\(one.port) HTTP/1.1\r\nHost: x\r\n\r\n")
+        let refused = String(decoding: try Sockets.receive(fresh, exactly: 12), as: UTF8.self)
+        #expect(refused == "HTTP/1.1 407", "a new client needs the new credentials: \(refused)")
     }
 
     @Test func aRemovedServiceGivesItsConnectionsTheDrainTimeout() throws {
