@@ -54,7 +54,9 @@ let package = Package(
         ),
         .testTarget(name: "UringTests", dependencies: ["Uring", "CLiburing"]),
         .testTarget(name: "RingwayConfigTests", dependencies: ["RingwayConfig", "ProxyProtocol"]),
-        .testTarget(name: "RingwayConfigFileTests", dependencies: ["RingwayConfigFile", "RingwayConfig", "ProxyProtocol"]),
+        .testTarget(
+            name: "RingwayConfigFileTests",
+            dependencies: ["RingwayConfigFile", "RingwayConfig", "ProxyProtocol", "RingwayTestSupport"]),
         // Loopback sockets, scripted upstreams and a traffic driver shared by the end-to-end tests.
         .target(name: "RingwayTestSupport", dependencies: ["ProxyProtocol"], path: "Tests/RingwayTestSupport"),
         .testTarget(

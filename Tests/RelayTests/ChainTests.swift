@@ -32,12 +32,7 @@ func scriptedHTTPHop(
     status: String = "200 Connection established", silent: Bool = false, afterHead: String = ""
 ) throws -> ScriptedUpstream {
     try ScriptedUpstream { fd, upstream in
-        var head: [UInt8] = []
-        while !head.ends(with: Array("\r\n\r\n".utf8)) {
-            let (bytes, code) = Sockets.receiveOnce(fd, max: 1)
-            if bytes.isEmpty || code != 0 { break }
-            head += bytes
-        }
+        let head = Sockets.receiveHead(fd)
         upstream.note(String(decoding: head, as: UTF8.self))
         if silent {
             _ = Sockets.receiveOnce(fd)

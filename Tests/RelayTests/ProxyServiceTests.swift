@@ -69,12 +69,7 @@ struct ProxyServiceTests {
 
     @Test func absoluteFormRequestGoesToTheOriginInOriginFormWithoutProxyHeaders() throws {
         let origin = try ScriptedUpstream { fd, upstream in
-            var head: [UInt8] = []
-            while !head.ends(with: Array("\r\n\r\n".utf8)) {
-                let (bytes, code) = Sockets.receiveOnce(fd, max: 1)
-                if bytes.isEmpty || code != 0 { break }
-                head += bytes
-            }
+            let head = Sockets.receiveHead(fd)
             upstream.note(String(decoding: head, as: UTF8.self))
             try? Sockets.sendAll(fd, "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
             shutdown(fd, Int32(SHUT_WR))
@@ -329,8 +324,4 @@ struct ProxyServiceTests {
         #expect(seen?.contains("payload=data") == true, "\(seen ?? "none")")
         #expect(relay.logs.waitForLine(containing: ["\"client\":\"192.0.2.7:40000\"", " <-> "]) != nil)
     }
-}
-
-extension Array where Element == UInt8 {
-    func ends(with suffix: [UInt8]) -> Bool { count >= suffix.count && Array(self[(count - suffix.count)...]) == suffix }
 }

@@ -2,6 +2,7 @@ import Glibc
 import ProxyProtocol
 import RingwayConfig
 import RingwayConfigFile
+import RingwayTestSupport
 import Testing
 
 @Suite("Reading configuration files")

@@ -1,6 +1,7 @@
 import ProxyProtocol
 import RingwayConfig
 import RingwayConfigFile
+import RingwayTestSupport
 import Testing
 
 /// `-O` prints what `-C` reads back: `parse(render(x))` is `x` (names that the first render gives

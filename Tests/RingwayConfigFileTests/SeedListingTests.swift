@@ -1,5 +1,6 @@
 import RingwayConfig
 import RingwayConfigFile
+import RingwayTestSupport
 import Testing
 
 /// GOST's own documentation listings load, and mean what the equivalent GOST command lines mean.

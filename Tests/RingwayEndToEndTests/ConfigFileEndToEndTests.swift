@@ -33,22 +33,7 @@ struct ConfigFileEndToEndTests {
     @Test func gostsForwarderListingAsWritten() throws {
         let directory = try TemporaryDirectory("forwarder")
         let (front, whoami) = (try freePort(), try freePort())
-        let file = try directory.write("gost.yaml", """
-            services:
-            - name: service-0
-              addr: :\(front)
-              handler:
-                type: tcp
-                metadata:
-                  proxyProtocol: 1
-              listener:
-                type: tcp
-              forwarder:
-                nodes:
-                  - name: target-0
-                    addr: :\(whoami)
-
-            """)
+        let file = try directory.write("gost.yaml", GOSTPageListings.forwardNode.ports([8080: front, 8000: whoami]))
         let node = try RingwayProcess(["-L", "whoami://127.0.0.1:\(whoami)?proxyProtocol=1"])
         #expect(node.waitUntilListening(services: 1))
         let ringway = try RingwayProcess(["-C", file, "--workers", "1"])
@@ -81,30 +66,7 @@ struct ConfigFileEndToEndTests {
         defer { origin.stop() }
         let (front, node) = (try freePort(), try freePort())
         let directory = try TemporaryDirectory("chain")
-        let file = try directory.write("gost.yaml", """
-            services:
-              - name: service-0
-                addr: :\(front)
-                handler:
-                  type: auto
-                  chain: chain-0
-                listener:
-                  type: tcp
-            chains:
-              - name: chain-0
-                hops:
-                  - name: hop-0
-                    nodes:
-                      - name: node-0
-                        addr: :\(node)
-                        connector:
-                          type: http
-                        dialer:
-                          type: tcp
-                    metadata:
-                      proxyProtocol: 1
-
-            """)
+        let file = try directory.write("gost.yaml", GOSTPageListings.proxyNode.ports([8080: front, 8000: node]))
         let nodeProcess = try RingwayProcess(["-L", "http://127.0.0.1:\(node)?proxyProtocol=1&proxyProtocolPolicy=require"])
         #expect(nodeProcess.waitUntilListening(services: 1))
         let ringway = try RingwayProcess(["-C", file])
@@ -120,7 +82,7 @@ struct ConfigFileEndToEndTests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout == "ringway: configuration (\(good)) is valid: 1 service\n", "no name was looked up")
         // The page's listing with its tab.
-        let tab = try directory.write("ringway.yaml", "services:\n- name: service-0\n  addr: :8080\n  handler:\n    type: http\n  listener:\n    type: tcp\n\t  metadata:\n\t    proxyProtocol: 1\n")
+        let tab = try directory.write("ringway.yaml", GOSTPageListings.receiveWithTab)
         let broken = try runRingway(["-C", tab, "--check"])
         #expect(broken.status == 2)
         #expect(broken.stderr == "ringway: \(tab):8:1: a tab indents this line; YAML allows only spaces for indentation\n")
@@ -132,30 +94,7 @@ struct ConfigFileEndToEndTests {
     @Test func outputPrintsGOSTsOwnListingForItsCommandLine() throws {
         let result = try runRingway(["-L", ":8080", "-F", "http://:8000?proxyProtocol=1", "-O", "yaml"])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout == """
-            services:
-              - name: service-0
-                addr: :8080
-                handler:
-                  type: auto
-                  chain: chain-0
-                listener:
-                  type: tcp
-            chains:
-              - name: chain-0
-                hops:
-                  - name: hop-0
-                    nodes:
-                      - name: node-0
-                        addr: :8000
-                        connector:
-                          type: http
-                        dialer:
-                          type: tcp
-                    metadata:
-                      proxyProtocol: 1
-
-            """)
+        #expect(result.stdout == GOSTPageListings.proxyNode)
         // What -O prints runs: JSON through standard input gives the same YAML again.
         let json = try runRingway(["-L", ":8080", "-F", "http://:8000?proxyProtocol=1", "-O", "json"])
         let again = try runRingway(["-C", "-", "-O", "yaml"], input: json.stdout)
@@ -177,5 +116,12 @@ struct ConfigFileEndToEndTests {
         let found = try runRingway(["--check"], directory: directory.url)
         #expect(found.status == 0, "\(found.stderr)")
         #expect(found.stdout == "ringway: configuration (./ringway.yml) is valid: 1 service\n", "ringway.yml comes before ringway.json")
+    }
+}
+
+extension String {
+    /// The listing with its `:PORT` addresses moved to free ports.
+    func ports(_ moves: [Int: UInt16]) -> String {
+        moves.reduce(self) { text, move in text.replacingOccurrences(of: ":\(move.key)\n", with: ":\(move.value)\n") }
     }
 }

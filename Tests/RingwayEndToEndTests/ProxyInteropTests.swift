@@ -7,12 +7,7 @@ import Testing
 /// what form (origin or absolute) reached it.
 func requestLineOrigin() throws -> ScriptedUpstream {
     try ScriptedUpstream { fd, _ in
-        var head: [UInt8] = []
-        while !(head.count >= 4 && Array(head.suffix(4)) == Array("\r\n\r\n".utf8)) {
-            let (bytes, code) = Sockets.receiveOnce(fd, max: 1)
-            if bytes.isEmpty || code != 0 { break }
-            head += bytes
-        }
+        let head = Sockets.receiveHead(fd)
         let line = String(decoding: head, as: UTF8.self).components(separatedBy: "\r\n").first ?? ""
         let body = "seen: \(line)\n"
         try? Sockets.sendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")

@@ -159,6 +159,19 @@ public enum Sockets {
         }
     }
 
+    /// An HTTP head, byte by byte up to and including its blank line (fewer bytes at EOF), so
+    /// nothing after it is taken from the socket.
+    public static func receiveHead(_ fd: Int32) -> [UInt8] {
+        var head: [UInt8] = []
+        let end = Array("\r\n\r\n".utf8)
+        while !(head.count >= 4 && Array(head.suffix(4)) == end) {
+            let (bytes, code) = receiveOnce(fd, max: 1)
+            if bytes.isEmpty || code != 0 { break }
+            head += bytes
+        }
+        return head
+    }
+
     /// Closes with RST instead of FIN.
     public static func reset(_ fd: Int32) {
         var option = linger(l_onoff: 1, l_linger: 0)

@@ -35,34 +35,29 @@ extension Worker {
     }
 
     mutating func logDialing(_ slot: Slot, to endpoint: IPEndpoint, _ connecting: Connecting) {
-        guard log.enabled(.debug) else { return }
-        let fields = logFields(slot)
-        let node = nodeName(slot, connecting)
-        log.write(.debug) { line in
-            fields.write(&line)
-            if let node { line.field("node", node) }
-            line.field("dst", endpoint)
-            line.field("msg") { text in
-                fields.appendRemote(&text)
-                text.appendRaw(" >> ")
-                text.appendEndpoint(endpoint)
-            }
-        }
+        logUpstream(slot, .debug, " >> ", endpoint, connecting)
     }
 
     /// `connecting` names the target for the `node` field (nil after a chain: the line is about
     /// the destination, not the first hop).
     mutating func logConnected(_ slot: Slot, to endpoint: IPEndpoint, _ connecting: Connecting? = nil) {
-        guard log.enabled(.info) else { return }
+        logUpstream(slot, .info, " <-> ", endpoint, connecting)
+    }
+
+    /// `R >> T` and `R <-> T`: the connection's fields, the node and the upstream address.
+    private mutating func logUpstream(
+        _ slot: Slot, _ level: LogLevel, _ arrow: StaticString, _ endpoint: IPEndpoint, _ connecting: Connecting?
+    ) {
+        guard log.enabled(level) else { return }
         let fields = logFields(slot)
         let node = connecting.flatMap { nodeName(slot, $0) }
-        log.write(.info) { line in
+        log.write(level) { line in
             fields.write(&line)
             if let node { line.field("node", node) }
             line.field("dst", endpoint)
             line.field("msg") { text in
                 fields.appendRemote(&text)
-                text.appendRaw(" <-> ")
+                text.appendRaw(arrow)
                 text.appendEndpoint(endpoint)
             }
         }
