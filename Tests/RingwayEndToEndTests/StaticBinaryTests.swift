@@ -25,8 +25,8 @@ private enum StaticBinary {
 }
 
 /// The shipped binary: it loads only glibc, and it starts and relays in a root that holds only
-/// it and those libraries (no Swift runtime anywhere to be found), reading its configuration
-/// from /etc/ringway/ringway.yaml as in the container image.
+/// it and those libraries (no Swift runtime anywhere to be found), started as the container
+/// image starts it (contrib/container/Containerfile's ENTRYPOINT and CMD).
 @Suite(
     "Static binary (scripts/build-static)", .serialized,
     .disabled(if: StaticBinary.missing, "RINGWAY_STATIC_BINARY is not set: scripts/test builds it with scripts/build-static")
@@ -46,7 +46,10 @@ struct StaticBinaryTests {
 
     @Test func relaysInARootWithNothingButItAndGlibc() throws {
         try #require(geteuid() == 0, "chroot and a mount namespace need root")
-        let root = try MinimalRoot(binary: StaticBinary.path, allowed: StaticBinary.glibc)
+        let (entrypoint, command, user) = try Containerfile.startCommand()
+        #expect(user.map { !$0.hasPrefix("0") && !$0.hasPrefix("root") } ?? false, "the image runs as a user other than root: \(user ?? "none")")
+        #expect(command.contains("/etc/ringway/ringway.yaml"), "the image reads /etc/ringway/ringway.yaml: \(command)")
+        let root = try MinimalRoot(binary: StaticBinary.path, at: entrypoint, allowed: StaticBinary.glibc)
         let upstream = try ScriptedUpstream.echo()
         defer { upstream.stop() }
         let front = try freePort()
@@ -67,17 +70,16 @@ struct StaticBinaryTests {
             """)
         let libraries = root.libraries.filter { StaticBinary.glibc.contains($0.name) }.compactMap(\.path)
         #expect(
-            root.files == (["/dev/null", "/dev/zero", "/etc/hosts", "/etc/ringway/ringway.yaml", "/ringway"] + libraries).sorted(),
+            root.files == (["/dev/null", "/dev/zero", "/etc/hosts", "/etc/ringway/ringway.yaml", entrypoint] + libraries).sorted(),
             "the root holds only the binary, glibc and the test's files")
 
         // -O reads the file through Yams and Foundation, whose NSRegularExpression is ICU's:
         // the ICU data must be inside the binary, as there is none in the root.
-        let rendered = try root.run(["-O", "yaml"])
+        let rendered = try root.run(command + ["-O", "yaml"], user: user)
         #expect(rendered.status == 0, "\(rendered.stderr)")
         #expect(rendered.stdout.contains("addr: upstream.test:\(upstream.port)"), "\(rendered.stdout)")
 
-        // No arguments, as the container's ENTRYPOINT: the default search finds /etc/ringway/ringway.yaml.
-        let (executable, arguments) = root.command([])
+        let (executable, arguments) = root.command(command, user: user)
         let ringway = try RingwayProcess(wrapper: executable, arguments)
         #expect(ringway.waitUntilListening(services: 1), "\(ringway.lines)")
 
@@ -92,6 +94,10 @@ struct StaticBinaryTests {
         // The target's name was resolved inside the root, from its /etc/hosts.
         #expect(ringway.waitForLine(containing: ["\"service\":\"web\"", "\"dst\":\"127.0.0.1:\(upstream.port)\""]) != nil, "\(ringway.lines)")
 
+        // It runs as the image's USER.
+        let status = (try? String(contentsOfFile: "/proc/\(ringway.process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let uid = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?.split(whereSeparator: \.isWhitespace).dropFirst().first
+        #expect(uid.map(String.init) == user?.split(separator: ":").first.map(String.init), "\(status)")
         // The workers opened the kernel's /dev/zero, which returning idle buffer memory reads.
         #expect(Self.holdsZeroDevice(ringway.process.processIdentifier), "no descriptor of ringway is /dev/zero")
 
@@ -128,5 +134,28 @@ struct StaticBinaryTests {
             return stat("/proc/\(pid)/fd/\(name)", &status) == 0 && status.st_mode & S_IFMT == S_IFCHR
                 && status.st_rdev == zero.st_rdev
         }
+    }
+}
+
+/// contrib/container/Containerfile, read for the command line its image starts.
+enum Containerfile {
+    static let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("contrib/container/Containerfile").path
+
+    /// The ENTRYPOINT's executable and the CMD's arguments (both in exec form), and the USER.
+    static func startCommand() throws -> (entrypoint: String, arguments: [String], user: String?) {
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+        func execForm(_ instruction: String) throws -> [String] {
+            guard let line = lines.last(where: { $0.hasPrefix(instruction + " ") }),
+                let words = try JSONSerialization.jsonObject(with: Data(line.dropFirst(instruction.count + 1).utf8)) as? [String]
+            else { throw RootSetupError(description: "\(path): no \(instruction) in exec form") }
+            return words
+        }
+        let entrypoint = try execForm("ENTRYPOINT")
+        guard entrypoint.count == 1, let executable = entrypoint.first else {
+            throw RootSetupError(description: "\(path): ENTRYPOINT is \(entrypoint), expected the binary alone")
+        }
+        let user = lines.last(where: { $0.hasPrefix("USER ") }).map { String($0.dropFirst(5)).trimmingCharacters(in: .whitespaces) }
+        return (executable, try execForm("CMD"), user)
     }
 }

@@ -37,7 +37,7 @@ struct RootSetupError: Error, CustomStringConvertible {
     let description: String
 }
 
-/// A directory to chroot into that holds a binary at `/ringway`, those of the shared libraries
+/// A directory to chroot into that holds a binary (at `binaryPath`), those of the shared libraries
 /// `ldd` lists for it that `allowed` names (at the paths `ldd` gives), and the files a test
 /// writes; nothing else. No Swift toolchain, no -dev package, no /usr. Commands run in a private mount namespace with the
 /// kernel's /proc and the host's /dev/null and /dev/zero mounted into the root, as a container
@@ -45,13 +45,15 @@ struct RootSetupError: Error, CustomStringConvertible {
 final class MinimalRoot {
     let url: URL
     let libraries: [SharedLibrary]
+    let binaryPath: String
 
-    init(binary: String, allowed: Set<String>) throws {
+    init(binary: String, at binaryPath: String = "/ringway", allowed: Set<String>) throws {
+        self.binaryPath = binaryPath
         url = URL(fileURLWithPath: "/tmp/ringway-root-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         libraries = try SharedLibrary.list(of: binary)
         let files = FileManager.default
         try files.createDirectory(at: url, withIntermediateDirectories: true)
-        try copy(binary, to: "/ringway")
+        try copy(binary, to: binaryPath)
         for library in libraries where allowed.contains(library.name) {
             guard let path = library.path else { continue }
             guard path.hasPrefix("/") else {
@@ -100,20 +102,25 @@ final class MinimalRoot {
         chmod(destination.path, 0o755)
     }
 
-    /// `unshare` and its arguments that run `/ringway arguments...` inside the root with an
+    /// `unshare` and its arguments that run the binary with `arguments` inside the root with an
     /// empty environment: mounts first (without /proc when `withProc` is false), then chroot,
     /// each step exec'ing the next so that the process started is ringway in the end.
-    func command(_ arguments: [String], withProc: Bool = true) -> (executable: String, arguments: [String]) {
+    /// `user` ("UID:GID") runs it as that user, as the image's USER does.
+    func command(_ arguments: [String], withProc: Bool = true, user: String? = nil) -> (executable: String, arguments: [String]) {
         let mounts = (withProc ? ["mount -t proc proc \"$0/proc\""] : [])
             + ["mount --bind /dev/null \"$0/dev/null\"", "mount --bind /dev/zero \"$0/dev/zero\""]
         let chroot = Peer.path("chroot") ?? "/usr/sbin/chroot"
-        let script = "set -e; " + mounts.joined(separator: "; ") + "; exec env -i \(chroot) \"$0\" /ringway \"$@\""
+        let userspec = user.map { " --userspec=\($0)" } ?? ""
+        let script = "set -e; " + mounts.joined(separator: "; ")
+            + "; exec env -i \(chroot)\(userspec) \"$0\" \(binaryPath) \"$@\""
         return (Peer.path("unshare") ?? "/usr/bin/unshare", ["--mount", "--", "/bin/sh", "-c", script, url.path] + arguments)
     }
 
-    /// Runs `/ringway arguments...` inside the root to completion (bounded).
-    func run(_ arguments: [String], withProc: Bool = true, seconds: Double = 20) throws -> (status: Int32, stdout: String, stderr: String) {
-        let (executable, wrapped) = command(arguments, withProc: withProc)
+    /// Runs the binary with `arguments` inside the root to completion (bounded).
+    func run(
+        _ arguments: [String], withProc: Bool = true, user: String? = nil, seconds: Double = 20
+    ) throws -> (status: Int32, stdout: String, stderr: String) {
+        let (executable, wrapped) = command(arguments, withProc: withProc, user: user)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = wrapped
