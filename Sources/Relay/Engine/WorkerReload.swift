@@ -10,11 +10,14 @@ struct WorkerReload: @unchecked Sendable {
         let slot: Int
         let config: ServiceConfig
         let socket: Descriptor
+        /// Shared by every worker's model of this configuration.
+        let health: TargetHealthGroup
     }
 
     struct Changed {
         let slot: Int
         let config: ServiceConfig
+        let health: TargetHealthGroup
     }
 
     let generation: Int
