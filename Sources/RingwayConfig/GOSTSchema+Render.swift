@@ -74,11 +74,12 @@ extension GOSTSchema {
                     ("name", .string(target.name ?? "target-\(index)")), ("addr", .string(target.description)),
                 ])
             }
-            var forwarder: [(String, ConfigNode)] = [("nodes", .list(nodes))]
+            var forwarder: [(String, ConfigNode)] = []
             // Through a chain the hop's selector counts, written with the hop.
             if service.chain.isEmpty, service.health.hasSelector {
                 forwarder.append(("selector", renderSelector(service.health)))
             }
+            forwarder.append(("nodes", .list(nodes)))
             entries.append(("forwarder", .map(forwarder)))
         }
         let serviceMetadata = metadata(of: service, in: .service)

@@ -31,7 +31,7 @@ enum TargetTransition: Equatable {
 /// after its last failure; then one connection claims a trial and tries it (the claim moves the
 /// time on, so the others keep skipping it). A success, of a connection or a probe, brings it
 /// back at once and zeroes its count; a failure while it is down starts `failTimeout` again.
-struct TargetHealthView {
+struct TargetHealthView: @unchecked Sendable {
     let cells: UnsafeMutablePointer<TargetHealthCell>
     /// Targets marked down now.
     let downCount: UnsafeMutablePointer<Atomic<Int>>
