@@ -49,6 +49,22 @@ struct TargetHealthEndToEndTests {
         return (ringway, port)
     }
 
+    /// `-O yaml` prints the selector where GOST reads it and the probe keys where Ringway does;
+    /// a bad value is one line and exit 2.
+    @Test func theKeysPrintBackAndBadValuesAreRefused() throws {
+        let printed = try runRingway([
+            "-L", "tcp://:8080/10.0.0.1:80,10.0.0.2:80?maxFails=3&failTimeout=45s&probeInterval=2s", "-O", "yaml",
+        ])
+        #expect(printed.status == 0, "\(printed.stderr)")
+        #expect(printed.stdout.contains("    forwarder:\n      selector:\n        maxFails: 3\n        failTimeout: 45s\n"),
+                "\(printed.stdout)")
+        #expect(printed.stdout.contains("    metadata:\n      probeInterval: 2s\n"), "\(printed.stdout)")
+        let refused = try runRingway(["-L", "tcp://:8080/10.0.0.1:80?probeInterval=10ms", "--check"])
+        #expect(refused.status == 2)
+        #expect(refused.stderr == "ringway: -L \"tcp://:8080/10.0.0.1:80?probeInterval=10ms\": probeInterval=10ms is not "
+            + "valid; expected a duration of at least 100ms, e.g. 5s\n", "\(refused.stderr)")
+    }
+
     /// `maxFails=2`: the dead target is tried twice in all (both workers share its record), then
     /// never again while its (long) failTimeout runs, however many clients come.
     @Test func aRefusingTargetIsSkippedAfterMaxFailsFailures() throws {
