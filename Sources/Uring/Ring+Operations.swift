@@ -28,12 +28,16 @@ extension RingView {
     /// attempt when the socket is known to be empty (it was just drained), going straight to
     /// waiting for data.
     @inlinable
-    public func prepareReceive(socket: Descriptor, bufferGroup group: UInt16, pollFirst: Bool = false, userData: UInt64) {
+    public func prepareReceive(
+        socket: Descriptor, bufferGroup group: UInt16, pollFirst: Bool = false, multishot: Bool = false, userData: UInt64
+    ) {
         let sqe = nextSubmission()
         io_uring_prep_recv(sqe, socket.rawValue, nil, 0, 0)
         sqe.pointee.flags |= ringway_IOSQE_BUFFER_SELECT
         sqe.pointee.buf_group = group
         if pollFirst { sqe.pointee.ioprio |= UInt16(IORING_RECVSEND_POLL_FIRST) }
+        // Stays armed, posting a completion with IORING_CQE_F_MORE per read, until one without.
+        if multishot { sqe.pointee.ioprio |= UInt16(IORING_RECV_MULTISHOT) }
         io_uring_sqe_set_data64(sqe, userData)
     }
 

@@ -26,6 +26,7 @@ struct WorkerSetup: @unchecked Sendable {
 /// Settings a worker reads and never changes.
 struct WorkerSettings {
     let buffersPerDirection: Int
+    let multishotReceive: Bool
     /// Also how long connections of a service a reload removed may finish.
     let drainTimeoutMilliseconds: UInt64
     /// Realtime clock at process start (ns): the first half of every UNIQUE_ID.
@@ -120,6 +121,7 @@ struct Worker<K: Kernel>: ~Copyable {
         counters = setup.control.counters
         settings = WorkerSettings(
             buffersPerDirection: min(max(options.buffersPerDirection, 1), Direction.capacity - 2),
+            multishotReceive: options.multishotReceive,
             drainTimeoutMilliseconds: options.drainTimeout.milliseconds, processStart: setup.processStart,
             index: setup.control.index)
         models = ServiceModels(setup.services)
