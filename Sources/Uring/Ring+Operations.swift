@@ -146,10 +146,12 @@ extension RingView {
     }
 
     /// Closes a descriptor when the ring takes the request (a socket closes inline, no thread hop).
+    /// Only a failure posts a completion: nothing is done with a success (two per connection).
     @inlinable
     public func prepareClose(descriptor: Descriptor, userData: UInt64) {
         let sqe = nextSubmission()
         io_uring_prep_close(sqe, descriptor.rawValue)
+        sqe.pointee.flags |= ringway_IOSQE_CQE_SKIP_SUCCESS
         io_uring_sqe_set_data64(sqe, userData)
     }
 }
