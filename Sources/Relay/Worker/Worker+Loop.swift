@@ -24,6 +24,7 @@ extension Worker where K == RingKernel {
                 for index in 0..<count { handle(completions[index]) }
             }
             endTurn()
+            if draining { closeMetricsEndpointAfterDrain() }
             // The wake read may still be armed; tearing the ring down cancels it.
             if draining && slab.active == 0 && listeners.acceptsInFlight == 0 { break }
             log.flush()
