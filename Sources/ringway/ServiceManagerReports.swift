@@ -43,7 +43,7 @@ final class ServiceManagerReports {
     /// The first stop signal: no more accepts; the process exits when the drain ends.
     func drainStarted(timeout: Duration) {
         draining = true
-        send(.stopping(status: "draining: \(figures()); what is open after \(timeout.goDescription) is closed"))
+        send(.stopping(status: "\(figures()); what is open after \(timeout.goDescription) is closed"))
     }
 
     /// The second stop signal.

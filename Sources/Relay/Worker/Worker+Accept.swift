@@ -251,21 +251,25 @@ extension Worker {
             && models[listeners[listener].model].pointee.kind == .metrics
     }
 
-    /// Once per turn while draining: when nothing but the metrics endpoint is left (no other
-    /// connection, no other accept that could still hand one over), it closes as the others
-    /// did, its open scrapes with it, so the worker can exit.
+    /// Once per turn while draining: when nothing but the metrics endpoint is left, here and in
+    /// the other workers (no relayed connection open, none this worker's accepts could still
+    /// hand over), the endpoint closes as the listeners did, its open scrapes with it, so the
+    /// worker can exit. Until then every worker answers, kept-alive scrapers included.
     mutating func closeMetricsEndpointAfterDrain() {
         guard draining else { return }
         if !metricsEndpointClosed {
             var metricsConnections = 0
+            var relayedEverywhere = 0
             for index in listeners.indices where listeners[index].inUse {
                 if servesDuringDrain(index) {
                     metricsConnections += Int(listeners[index].connections)
                 } else if listeners[index].armed {
                     return
+                } else {
+                    relayedEverywhere += shared.activeConnections(index)
                 }
             }
-            guard slab.active == metricsConnections else { return }
+            guard slab.active == metricsConnections, relayedEverywhere == 0 else { return }
             var endpoints: [Int] = []
             for index in listeners.indices where servesDuringDrain(index) { endpoints.append(index) }
             metricsEndpointClosed = true
