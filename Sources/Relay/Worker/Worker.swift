@@ -79,6 +79,9 @@ struct Worker<K: Kernel>: ~Copyable {
     var now: UInt64
     var nextConnectionNumber: UInt64 = 0
     var draining = false
+    /// The drain has no relayed connection left: the metrics endpoint, which answered through
+    /// it (`/ready` with 503), closes too, and the worker exits.
+    var metricsEndpointClosed = false
     /// The engine signalled: a reload may be waiting in the control's mailbox.
     var reloadPosted = false
     var drainDeadline: UInt64 = .max
