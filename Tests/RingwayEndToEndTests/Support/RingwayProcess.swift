@@ -7,7 +7,10 @@ import Synchronization
 /// else the debug build next to the tests.
 enum RingwayBinary {
     static var path: String {
-        if let path = ProcessInfo.processInfo.environment["RINGWAY_BINARY"], !path.isEmpty { return path }
+        // Absolute, as tests hand it to tools that insist (systemd-analyze) or run elsewhere.
+        if let path = ProcessInfo.processInfo.environment["RINGWAY_BINARY"], !path.isEmpty {
+            return path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent()
         for candidate in [".build/release/ringway", ".build/debug/ringway"] {
