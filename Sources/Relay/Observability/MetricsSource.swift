@@ -86,6 +86,13 @@ final class MetricsSource: @unchecked Sendable {
 
     func total(_ counter: Counter, service: Int) -> UInt64 { total(slot: counter.rawValue, service: service) }
 
+    /// `counter` over `slots`, plus what reclaimed slots of `names` carried over: what the
+    /// metrics show for those services together.
+    func total(_ counter: Counter, slots: [Int], carriedFor names: Set<String>) -> UInt64 {
+        let carried = self.carried.withLock { totals in names.reduce(UInt64(0)) { $0 &+ (totals[$1]?[counter.rawValue] ?? 0) } }
+        return slots.reduce(carried) { $0 &+ total(counter, service: $1) }
+    }
+
     private func total(slot: Int, services: [Int], carried: [UInt64]?) -> UInt64 {
         services.reduce(carried?[slot] ?? 0) { $0 &+ total(slot: slot, service: $1) }
     }
