@@ -21,6 +21,9 @@ struct WorkerSetup: @unchecked Sendable {
     let processStart: UInt64
     let logOutput: LogOutput
     let bufferPlan: BufferPlan
+    /// Each service's target health, shared with the other workers; empty: the worker makes its
+    /// own (a worker on its own, as the state-machine tests run one).
+    var targetHealth: [TargetHealthGroup] = []
 }
 
 /// Settings a worker reads and never changes.
@@ -127,7 +130,10 @@ struct Worker<K: Kernel>: ~Copyable {
             multishotReceive: options.multishotReceive,
             drainTimeoutMilliseconds: options.drainTimeout.milliseconds, processStart: setup.processStart,
             index: setup.control.index)
-        models = ServiceModels(setup.services)
+        models = ServiceModels(
+            setup.services,
+            health: setup.targetHealth.count == setup.services.count
+                ? setup.targetHealth : setup.services.map(TargetHealthGroup.init))
         endpoints = EndpointTable(
             services: TargetNames.initialEndpoints(setup.services), capacities: setup.services.map(TargetNames.capacities(of:)),
             connectTimeouts: setup.services.map(\.connectTimeout))

@@ -17,9 +17,10 @@ final class Machine {
     /// Requests prepared and not yet completed by the test, oldest first.
     private(set) var pending: [ScriptedKernel.Request] = []
 
+    /// `health`: target health shared with another machine (as workers share it); empty: its own.
     init(
         _ services: [ServiceConfig], bufferCount: Int = 8, bufferSize: Int = 4096, buffersPerDirection: Int = 2,
-        multishotReceive: Bool = true
+        multishotReceive: Bool = true, health: [TargetHealthGroup] = []
     ) throws {
         var options = EngineOptions(
             workers: 1, logLevel: .debug, bufferCount: bufferCount, bufferSize: bufferSize,
@@ -37,7 +38,8 @@ final class Machine {
         let setup = WorkerSetup(
             control: control, shared: shared, metrics: metrics, services: services, listenSockets: listeners,
             serviceCapacity: services.count + 8, scratchChunkSize: Engine.scratchChunkSize(for: services), options: options, processStart: 0x1122_3344_5566_7788, logOutput: output,
-            bufferPlan: try BufferPlan(memoryLimit: 64 << 20, workers: 1, bufferCount: bufferCount, bufferSize: bufferSize))
+            bufferPlan: try BufferPlan(memoryLimit: 64 << 20, workers: 1, bufferCount: bufferCount, bufferSize: bufferSize),
+            targetHealth: health)
         worker = try Worker(setup, kernel: kernel)
         for index in listeners.indices { worker.armAccept(index) }
         collect()
