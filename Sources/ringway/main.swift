@@ -3,6 +3,7 @@ import Glibc
 import Relay
 import RingwayConfig
 import RingwayConfigFile
+import SystemdNotify
 
 /// Prints one line to stderr and exits: the way every start-up problem ends.
 func fail(_ message: String, code: Int32 = 1) -> Never {
@@ -74,6 +75,7 @@ var options = EngineOptions(
     drainTimeout: configuration.drainTimeout)
 if let text = command.bufferMemory, let limit = ByteSize.parse(text) { options.bufferMemoryLimit = limit }
 options.startupWarnings = configuration.warnings
+options.multishotReceive = !command.singleShotReceive
 do {
     // The split over workers and pools is checked here, where a bad value is a usage error.
     _ = try BufferPlan(
@@ -94,22 +96,28 @@ do {
 } catch {
     fail(error.description)
 }
+// Every worker accepts on every service now: tell systemd (Type=notify), if it asked.
+let reports = ServiceManagerReports(engine: engine, notifier: ServiceNotifier.fromEnvironment())
+reports.ready()
 
 /// SIGHUP: read the configuration again and apply it; anything that does not validate, resolve
 /// or bind leaves the running configuration as it is.
-func reload() {
+func reload() -> ReloadOutcome {
     guard source.canReload else {
-        engine.refuseReload("the configuration came from standard input, which cannot be read again; nothing changed")
-        return
+        let reason = "the configuration came from standard input, which cannot be read again; nothing changed"
+        engine.refuseReload(reason)
+        return .refused(reason)
     }
     do {
         var next = try source.load()
         try next.resolveTargets()
-        _ = try engine.reload(services: next.engineServices, logLevel: next.logLevel, warnings: next.warnings)
+        let summary = try engine.reload(services: next.engineServices, logLevel: next.logLevel, warnings: next.warnings)
+        return .applied(summary.description)
     } catch let error as ReloadError {
-        _ = error  // the engine logged and counted it
+        return .refused(error.description)  // the engine logged and counted it
     } catch {
         engine.refuseReload("\(error); the running configuration is kept")
+        return .refused("\(error)")
     }
 }
 
@@ -118,13 +126,18 @@ var draining = false
 while !engine.isFinished {
     var timeout = timespec(tv_sec: 0, tv_nsec: 100_000_000)
     let received = sigtimedwait(&handledSignals, nil, &timeout)
+    reports.tick()
     guard received > 0 else { continue }
     if received == SIGHUP {
-        if !draining { reload() }
+        guard !draining else { continue }
+        reports.reloading()
+        reports.reloaded(reload())
     } else if draining {
+        reports.stoppingNow()
         engine.stop()
     } else {
         draining = true
+        reports.drainStarted(timeout: configuration.drainTimeout)
         engine.drain()
     }
 }

@@ -7,7 +7,10 @@ import Synchronization
 /// else the debug build next to the tests.
 enum RingwayBinary {
     static var path: String {
-        if let path = ProcessInfo.processInfo.environment["RINGWAY_BINARY"], !path.isEmpty { return path }
+        // Absolute, as tests hand it to tools that insist (systemd-analyze) or run elsewhere.
+        if let path = ProcessInfo.processInfo.environment["RINGWAY_BINARY"], !path.isEmpty {
+            return path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent()
         for candidate in [".build/release/ringway", ".build/debug/ringway"] {
@@ -25,8 +28,9 @@ final class RingwayProcess: @unchecked Sendable {
     private let output = Mutex<String>("")
 
     /// Starts `ringway arguments...`, optionally through `/bin/sh -c` with a shell prefix (for
-    /// `ulimit`), with `environment` added to the test's own.
-    init(_ arguments: [String], shellPrefix: String? = nil, environment: [String: String] = [:]) throws {
+    /// `ulimit`) or as the last arguments of a `launcher` command (`strace -f -o FILE`), with
+    /// `environment` added to the test's own.
+    init(_ arguments: [String], shellPrefix: String? = nil, launcher: [String] = [], environment: [String: String] = [:]) throws {
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
@@ -34,6 +38,9 @@ final class RingwayProcess: @unchecked Sendable {
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             let quoted = ([RingwayBinary.path] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
             process.arguments = ["-c", shellPrefix + "; exec " + quoted.joined(separator: " ")]
+        } else if let command = launcher.first {
+            process.executableURL = URL(fileURLWithPath: command)
+            process.arguments = launcher.dropFirst() + [RingwayBinary.path] + arguments
         } else {
             process.executableURL = URL(fileURLWithPath: RingwayBinary.path)
             process.arguments = arguments
