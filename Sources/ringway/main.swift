@@ -12,6 +12,13 @@ func fail(_ message: String, code: Int32 = 1) -> Never {
     exit(code)
 }
 
+// Swift's runtime on Linux finds argv by locating the stack in /proc/self/maps. Without /proc (a
+// chroot, a bare container root) it finds none, not even the program's name, and ringway would
+// start from /etc/ringway/ringway.yaml as if no flag had been given: refuse instead.
+if CommandLine.arguments.isEmpty {
+    fail("cannot read the command line: Swift's runtime finds it through /proc/self/maps; mount /proc")
+}
+
 let command: RingwayCommand
 do {
     var parsed = try RingwayCommand.parseAsRoot()

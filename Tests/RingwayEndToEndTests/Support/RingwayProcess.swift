@@ -45,6 +45,18 @@ final class RingwayProcess: @unchecked Sendable {
             process.executableURL = URL(fileURLWithPath: RingwayBinary.path)
             process.arguments = arguments
         }
+        try start()
+    }
+
+    /// Starts `executable arguments...`: a wrapper (unshare, chroot) that ends by exec'ing a
+    /// ringway, so the process, its signals and its stderr are ringway's.
+    init(wrapper executable: String, _ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        try start()
+    }
+
+    private func start() throws {
         process.standardError = errorPipe
         process.standardOutput = FileHandle.nullDevice
         errorPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
