@@ -123,6 +123,19 @@ struct StaticBinaryTests {
         #expect(seeing.stdout == "ringway: configuration is valid: 1 service\n", "\(seeing.stdout)")
     }
 
+    /// Without the /dev/zero device (the root's dev/zero is a plain empty file then) idle
+    /// receive buffers cannot be handed back: a start-up warning says so instead of silence.
+    @Test func warnsWhenDevZeroIsNotTheDevice() throws {
+        try #require(geteuid() == 0, "chroot and a mount namespace need root")
+        let root = try MinimalRoot(binary: StaticBinary.path, allowed: StaticBinary.glibc)
+        let port = try freePort()
+        let flags = ["-L", "whoami://127.0.0.1:\(port)", "--log-level", "warn"]
+        let without = try root.run(flags, withZero: false, seconds: 2)
+        #expect(without.stderr.contains("cannot open /dev/zero"), "\(without.stderr)")
+        let with = try root.run(flags, seconds: 2)
+        #expect(!with.stderr.contains("/dev/zero"), "\(with.stderr)")
+    }
+
     /// Whether one of `pid`'s descriptors is the character device /dev/zero is (the root's
     /// dev/zero is an empty file until the device is mounted over it).
     static func holdsZeroDevice(_ pid: Int32) -> Bool {

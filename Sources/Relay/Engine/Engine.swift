@@ -190,7 +190,16 @@ public final class Engine: @unchecked Sendable {
     /// One line per service saying where it listens, and a warning where PROXY headers are
     /// accepted from anyone.
     private func logStartup() {
-        logServices(services, warnings: options.startupWarnings, level: options.logLevel)
+        var warnings = options.startupWarnings
+        // Workers hand idle receive buffers back by reading /dev/zero into them (`BufferPools.trim`).
+        do throws(Errno) {
+            try Descriptor.zeroDevice().closeNow()
+        } catch {
+            warnings.append("cannot open /dev/zero (\(error)): receive buffers that fall idle are never returned "
+                + "to the system, so buffer memory stays at its peak; give the process /dev/zero (a chroot or "
+                + "container without it)")
+        }
+        logServices(services, warnings: warnings, level: options.logLevel)
     }
 
     /// The start-up lines for `services` (all of them at start, the added ones after a reload).

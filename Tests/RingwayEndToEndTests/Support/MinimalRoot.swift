@@ -106,9 +106,11 @@ final class MinimalRoot {
     /// empty environment: mounts first (without /proc when `withProc` is false), then chroot,
     /// each step exec'ing the next so that the process started is ringway in the end.
     /// `user` ("UID:GID") runs it as that user, as the image's USER does.
-    func command(_ arguments: [String], withProc: Bool = true, user: String? = nil) -> (executable: String, arguments: [String]) {
-        let mounts = (withProc ? ["mount -t proc proc \"$0/proc\""] : [])
-            + ["mount --bind /dev/null \"$0/dev/null\"", "mount --bind /dev/zero \"$0/dev/zero\""]
+    func command(
+        _ arguments: [String], withProc: Bool = true, withZero: Bool = true, user: String? = nil
+    ) -> (executable: String, arguments: [String]) {
+        let mounts = (withProc ? ["mount -t proc proc \"$0/proc\""] : []) + ["mount --bind /dev/null \"$0/dev/null\""]
+            + (withZero ? ["mount --bind /dev/zero \"$0/dev/zero\""] : [])
         let chroot = Peer.path("chroot") ?? "/usr/sbin/chroot"
         let userspec = user.map { " --userspec=\($0)" } ?? ""
         let script = "set -e; " + mounts.joined(separator: "; ")
@@ -118,9 +120,9 @@ final class MinimalRoot {
 
     /// Runs the binary with `arguments` inside the root to completion (bounded).
     func run(
-        _ arguments: [String], withProc: Bool = true, user: String? = nil, seconds: Double = 20
+        _ arguments: [String], withProc: Bool = true, withZero: Bool = true, user: String? = nil, seconds: Double = 20
     ) throws -> (status: Int32, stdout: String, stderr: String) {
-        let (executable, wrapped) = command(arguments, withProc: withProc, user: user)
+        let (executable, wrapped) = command(arguments, withProc: withProc, withZero: withZero, user: user)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = wrapped
