@@ -328,6 +328,23 @@ struct StateMachineTests {
         #expect(machine.count(.closeDescriptor) == 6)
     }
 
+    /// Splices run on io-wq threads, where a signal to the process (SIGCHLD in a test run full of
+    /// child processes) can interrupt one: EINTR retries the splice, it is not a socket error.
+    @Test func anInterruptedSpliceIsTriedAgain() throws {
+        let machine = try Machine([scriptedService(splice: true)])
+        try machine.accept(from: Self.peer)
+        try machine.complete(.connect, nil, .success(0))
+        try machine.complete(.connectTimeout, nil, .failure(.canceled))
+        try machine.complete(.spliceFill, .outbound, .failure(.interrupted))
+        #expect(machine.has(.spliceFill, .outbound), "the fill is tried again")
+        try machine.complete(.spliceFill, .outbound, .success(64))
+        try machine.complete(.spliceDrain, .outbound, .failure(.interrupted))
+        let retry = try machine.take(.spliceDrain, .outbound)
+        #expect(retry.length == 64, "the drain is tried again with the same bytes")
+        #expect(machine.firstPhase == "relaying (splice)")
+        #expect(machine.counter(.connectionsClosed) == 0)
+    }
+
     @Test func whoamiAnswersAndKeepsTheConnectionForTheNextRequest() throws {
         let machine = try Machine([scriptedService(kind: .whoami)])
         try machine.accept(from: Self.peer)

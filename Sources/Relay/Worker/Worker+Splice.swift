@@ -126,6 +126,10 @@ extension Worker {
             sourceEnded(slot, side)
         case .failure(let error) where error == .wouldBlock:
             pollSocket(slot, side, fill: true)
+        case .failure(let error) where error == .interrupted:
+            // A splice runs on an io-wq thread, where a signal to the process can interrupt it:
+            // nothing is wrong with the socket, so it is tried again.
+            spliceFill(slot, side, pipes)
         case .failure(let error):
             failed(slot, side: side, atSource: true, error)
         }
@@ -149,6 +153,9 @@ extension Worker {
             }
         case .success, .failure(Errno.wouldBlock):
             pollSocket(slot, side, fill: false)
+        case .failure(Errno.interrupted):
+            // As for a fill: interrupted on its io-wq thread, tried again.
+            spliceDrain(slot, side, pipes)
         case .failure(let error):
             failed(slot, side: side, atSource: false, error)
         }
