@@ -115,10 +115,13 @@ final class RelayFixture {
     /// messages of tests whose symptom (bytes missing) does not say how the connection ended.
     func closeSummary(service: String = "service-0") -> String {
         let prefix = "ringway_connections_closed_by_reason_total{service=\"\(service)\",reason=\""
-        return engine.metricsText().split(separator: "\n").compactMap { line -> String? in
+        let counts = engine.metricsText().split(separator: "\n").compactMap { line -> String? in
             guard line.hasPrefix(prefix), let value = line.split(separator: " ").last, value != "0" else { return nil }
             return "\(line.dropFirst(prefix.count).prefix { $0 != "\"" })=\(value)"
         }.joined(separator: " ")
+        // The log line of the last connection that did not end well names the errno.
+        let last = logs.lines.last { $0.contains("\"reason\":") && !$0.contains("\"reason\":\"finished\"") }
+        return counts + (last.map { "; last: \($0)" } ?? "")
     }
 
     /// Polls until `condition` holds or `seconds` pass; returns whether it held.
