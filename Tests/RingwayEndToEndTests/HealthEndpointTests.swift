@@ -67,7 +67,9 @@ struct HealthEndpointTests {
         ])
         #expect(ringway.waitUntilListening(services: 2), "\(ringway.lines)")
         let held = try Sockets.connect(port: port)
-        defer { close(held) }
+        // Closed below to end the drain; a second close at exit could hit another suite's socket.
+        var heldOpen = true
+        defer { if heldOpen { close(held) } }
         try Sockets.sendAll(held, "hold")
         #expect(try Sockets.receive(held, exactly: 4) == Array("hold".utf8))
         #expect(try request(metrics, "GET", "/ready").status == "HTTP/1.1 200 OK")
@@ -101,6 +103,7 @@ struct HealthEndpointTests {
         // Once the relayed connection is gone the endpoint closes, its idle scraper with it, and
         // the process exits, long before the 60 s drain timeout.
         close(held)
+        heldOpen = false
         #expect(closedByRelay(scraper, withinMilliseconds: 5000), "the idle scraper kept the metrics endpoint open")
         #expect(ringway.waitForExit(seconds: 10) == 0)
         #expect(refusesConnections(port: metrics))

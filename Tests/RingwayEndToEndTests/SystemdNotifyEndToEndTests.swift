@@ -65,7 +65,10 @@ struct SystemdNotifyEndToEndTests {
 
         // STATUS follows the connections: one held open, three more made and closed.
         let held = try Sockets.connect(port: first)
-        defer { close(held) }
+        // Closed below to let the drain end; closing it again at exit would close whatever
+        // socket another suite opened under the same number meanwhile.
+        var heldOpen = true
+        defer { if heldOpen { close(held) } }
         try Sockets.sendAll(held, "hold")
         #expect(try Sockets.receive(held, exactly: 4) == Array("hold".utf8))
         for round in 0..<3 { #expect(echoes(first, "round \(round)")) }
@@ -116,6 +119,7 @@ struct SystemdNotifyEndToEndTests {
         try Sockets.sendAll(held, "still")
         #expect(try Sockets.receive(held, exactly: 5) == Array("still".utf8))
         close(held)
+        heldOpen = false
         #expect(ringway.waitForExit() == 0)
         #expect(!ringway.lines.contains { $0.contains("cannot notify") }, "\(ringway.lines)")
     }
