@@ -125,6 +125,13 @@ final class Machine {
         return socket
     }
 
+    /// A client from `peer` accepted on the first service and its upstream connected: relaying.
+    func startRelaying(from peer: IPEndpoint) throws {
+        try accept(from: peer)
+        try complete(.connect, nil, .success(0))
+        try complete(.connectTimeout, nil, .failure(.canceled))
+    }
+
     /// A receive into a provided buffer of the main pool completes with `bytes`, written where
     /// the kernel would have written them.
     func receive(_ side: Side, _ bytes: [UInt8], buffer id: UInt16) throws {
