@@ -24,9 +24,6 @@ struct Direction {
     // The flags sit together so the struct stays 128 bytes (idle memory per connection).
     /// A read from the source is in flight: a receive (copy), a fill or a wait for readable (splice).
     var reading = false
-    /// Copy mode: the receive in flight is multishot; it stays armed across completions until
-    /// one arrives without IORING_CQE_F_MORE.
-    var multishot = false
     /// A cancel of the multishot receive is in flight because the direction reached its limit.
     var stopping = false
     /// The direction once reached its buffer limit (a bulk transfer whose sink is slower): it

@@ -48,7 +48,6 @@ extension Worker {
             socket: slot.source(side), bufferGroup: BufferPools.group(pool), pollFirst: flow.pointee.sourceDrained,
             multishot: multishot, userData: slot.userData(.receive, side, pool: pool))
         flow.pointee.reading = true
-        flow.pointee.multishot = multishot
         connection.pointee.inflight += 1
     }
 
@@ -58,7 +57,6 @@ extension Worker {
         let flow = slot.direction(side)
         if !completion.hasMore {
             flow.pointee.reading = false
-            flow.pointee.multishot = false
             flow.pointee.stopping = false
         }
         switch completion.result {
