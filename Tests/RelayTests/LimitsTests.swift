@@ -72,10 +72,15 @@ struct LimitsTests {
         #expect(relay.processMetric("ringway_buffers_in_use") == 240)
         #expect(relay.processMetric("ringway_buffers_provisioned") == 128)
         #expect(relay.metric("ringway_buffer_pool_exhausted_total") >= 1)
-        // Both pools in circulation: 128 main buffers and the 112 reserve ones held, plus at most
-        // as many again for the reserve's doubling growth.
+        // Both pools in circulation: 128 main buffers and the 112 reserve ones held. The reserve
+        // grows by doubling from 16, so 128 covers what ends up held. While the pushing goes on it
+        // may need more than 128 for a moment: main buffers that come back are taken again while
+        // the reserve is still serving, and a multishot receive can deliver a few buffers past a
+        // direction's limit before its cancel lands. 256 would hold all 240 on the reserve with 16
+        // to spare; growing past it would mean memory no longer follows demand. (CI saw 128 + 256
+        // pages once, in a full parallel run; alone it is 128 + 128.)
         let memory = relay.processMetric("ringway_buffer_memory_bytes")
-        #expect(memory >= UInt64((128 + 112) * 4096) && memory <= UInt64((128 + 2 * 112) * 4096), "\(memory) bytes")
+        #expect(memory >= UInt64((128 + 112) * 4096) && memory <= UInt64((128 + 256) * 4096), "\(memory) bytes")
     }
 
     /// Clients that never read can pin every main buffer (each direction holds its share); other
