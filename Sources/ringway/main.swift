@@ -67,6 +67,7 @@ var options = EngineOptions(
     drainTimeout: configuration.drainTimeout)
 if let text = command.bufferMemory, let limit = ByteSize.parse(text) { options.bufferMemoryLimit = limit }
 options.startupWarnings = configuration.warnings
+if !command.check, let warning = QueuedConnectionMigration.warning() { options.startupWarnings.append(warning) }
 do {
     // The split over workers and pools is checked here, where a bad value is a usage error.
     _ = try BufferPlan(
