@@ -38,6 +38,39 @@ enum ProcessProbe {
     static func metric(_ name: String, port: UInt16) -> UInt64? {
         value(name, in: scrape(port: port))
     }
+
+    /// Whether anything listens on TCP `port` in the network namespace of process `pid`.
+    static func listens(port: UInt16, inNamespaceOf pid: Int32) -> Bool {
+        !listeningInodes(port: port, pid: pid).isEmpty
+    }
+
+    private static func listeningInodes(port: UInt16, pid: Int32) -> Set<Substring> {
+        var inodes: Set<Substring> = []
+        for table in ["tcp", "tcp6"] {
+            guard let text = try? String(contentsOfFile: "/proc/\(pid)/net/\(table)", encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                guard fields.count > 9, fields[3] == "0A", let local = fields[1].split(separator: ":").last,
+                    UInt16(local, radix: 16) == port
+                else { continue }
+                inodes.insert(fields[9])
+            }
+        }
+        return inodes
+    }
+
+    /// How many listening TCP sockets on `port` process `pid` holds: its descriptors matched
+    /// with the LISTEN entries of /proc/PID/net/tcp{,6}, which are those of its network namespace.
+    static func listeningSockets(of pid: Int32, port: UInt16) -> Int {
+        let inodes = listeningInodes(port: port, pid: pid)
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+        return descriptors.filter { name in
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(name)"),
+                target.hasPrefix("socket:[")
+            else { return false }
+            return inodes.contains(target.dropFirst(8).dropLast())
+        }.count
+    }
 }
 
 /// An upstream that accepts and never reads until `release()`, then closes: clients that write

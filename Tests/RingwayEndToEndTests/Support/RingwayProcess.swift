@@ -25,19 +25,23 @@ final class RingwayProcess: @unchecked Sendable {
     private let output = Mutex<String>("")
 
     /// Starts `ringway arguments...`, optionally through `/bin/sh -c` with a shell prefix (for
-    /// `ulimit`), with `environment` added to the test's own.
-    init(_ arguments: [String], shellPrefix: String? = nil, environment: [String: String] = [:]) throws {
+    /// `ulimit`), with `environment` added to the test's own; `binary` in place of the one under
+    /// test (upgrades), inside `namespace` when given.
+    init(
+        _ arguments: [String], shellPrefix: String? = nil, environment: [String: String] = [:],
+        binary: String = RingwayBinary.path, namespace: NetworkNamespace? = nil
+    ) throws {
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
+        var command = (executable: binary, arguments: arguments)
         if let shellPrefix {
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            let quoted = ([RingwayBinary.path] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
-            process.arguments = ["-c", shellPrefix + "; exec " + quoted.joined(separator: " ")]
-        } else {
-            process.executableURL = URL(fileURLWithPath: RingwayBinary.path)
-            process.arguments = arguments
+            let quoted = ([binary] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+            command = ("/bin/sh", ["-c", shellPrefix + "; exec " + quoted.joined(separator: " ")])
         }
+        if let namespace { command = namespace.command(command.executable, command.arguments) }
+        process.executableURL = URL(fileURLWithPath: command.executable)
+        process.arguments = command.arguments
         process.standardError = errorPipe
         process.standardOutput = FileHandle.nullDevice
         errorPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
@@ -51,6 +55,24 @@ final class RingwayProcess: @unchecked Sendable {
     deinit {
         process.stop(grace: 5)
         errorPipe.fileHandleForReading.readabilityHandler = nil
+    }
+
+    /// Starts Ringway and returns once it holds `sockets` listening sockets on `port` (one per
+    /// worker and service): from then on the kernel queues clients for it. For runs at
+    /// `--log-level warn`, which has no "listening on" line.
+    static func listening(
+        _ arguments: [String], binary: String = RingwayBinary.path, namespace: NetworkNamespace? = nil, port: UInt16,
+        sockets: Int
+    ) throws -> RingwayProcess {
+        let ringway = try RingwayProcess(arguments, binary: binary, namespace: namespace)
+        let pid = ringway.process.processIdentifier
+        let listening = becomesTrue(within: 20) {
+            ProcessProbe.listeningSockets(of: pid, port: port) == sockets || !ringway.process.isRunning
+        }
+        guard listening, ringway.process.isRunning else {
+            throw SocketError(what: "\(binary) did not listen on \(port): \(ringway.lines.suffix(3))", code: 0)
+        }
+        return ringway
     }
 
     var lines: [String] { output.withLock { $0 }.split(separator: "\n").map(String.init) }
