@@ -67,7 +67,6 @@ var options = EngineOptions(
     drainTimeout: configuration.drainTimeout)
 if let text = command.bufferMemory, let limit = ByteSize.parse(text) { options.bufferMemoryLimit = limit }
 options.startupWarnings = configuration.warnings
-if !command.check, let warning = QueuedConnectionMigration.warning() { options.startupWarnings.append(warning) }
 do {
     // The split over workers and pools is checked here, where a bad value is a usage error.
     _ = try BufferPlan(
@@ -81,6 +80,9 @@ if command.check {
     print("ringway: configuration\(origin) is valid: \(configuration.services.count) service\(configuration.services.count == 1 ? "" : "s")")
     exit(0)
 }
+// Says so at start-up when a successor on the same ports could not take over the clients
+// queued on this process's sockets as it stops (README, Zero-loss replacement).
+if let warning = QueuedConnectionMigration.warning() { options.startupWarnings.append(warning) }
 let engine: Engine
 do {
     engine = try Engine(services: configuration.engineServices, options: options)
