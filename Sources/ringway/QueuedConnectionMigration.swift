@@ -11,8 +11,8 @@ enum QueuedConnectionMigration {
     /// The start-up warning when the setting is off or missing, nil when it is on. Anything but
     /// a readable "1" counts as off.
     static func warning(readingFrom path: String = sysctlPath) -> String? {
-        let fix = "to replace or upgrade Ringway without resetting clients (a new process on the same ports, "
-            + "then SIGTERM to the old one), set it to 1 in this network namespace: "
+        let fix = "to replace or upgrade Ringway without resetting clients, give both processes --handover-socket PATH "
+            + "(the new one takes over the listening sockets), or set it to 1 in this network namespace: "
             + "sysctl -w net.ipv4.tcp_migrate_req=1, kept across boots by contrib/sysctl.d/60-ringway.conf"
         switch firstByte(of: path) {
         case UInt8(ascii: "1"):

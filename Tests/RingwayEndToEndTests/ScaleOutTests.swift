@@ -9,7 +9,8 @@ import Testing
 /// PROXY v2 from HAProxy only (`trustedProxies=127.0.0.1/32`) and sending PROXY v2 to a backend
 /// of its own that answers with the client address it was told. Clients connect from 127.0.0.7,
 /// so the real client is told apart from HAProxy's 127.0.0.1. In a network namespace of the
-/// test's own with `net.ipv4.tcp_migrate_req=1`, as the README asks of each node.
+/// test's own; the replacements hand their sockets over (`--handover-socket`), with
+/// `net.ipv4.tcp_migrate_req` left at 0.
 @Suite("Scale-out behind HAProxy", .serialized)
 struct ScaleOutTests {
     static let unavailable: String? = {
@@ -61,9 +62,11 @@ struct ScaleOutTests {
         return String(decoding: line.dropLast(), as: UTF8.self)
     }
 
-    static func instanceArguments(port: UInt16, backend: UInt16) -> [String] {
+    /// An instance: PROXY v2 in from HAProxy only, PROXY v2 out to its backend, and a handover
+    /// socket of its own for its replacement.
+    static func instanceArguments(port: UInt16, backend: UInt16, handover: String) -> [String] {
         [
-            "--workers", "1", "--log-level", "warn", "-L",
+            "--workers", "1", "--log-level", "warn", "--handover-socket", handover, "-L",
             "tcp://127.0.0.1:\(port)/127.0.0.1:\(backend)?proxyProtocol=1&trustedProxies=127.0.0.1/32&handler.proxyProtocol=2",
         ]
     }
@@ -89,15 +92,22 @@ struct ScaleOutTests {
 
     @Test(.disabled(if: unavailable != nil && !Peer.required, "\(unavailable ?? "")"))
     func clientAddressesRollingReplacementAndAKilledInstance() throws {
-        let namespace = try NetworkNamespace(migrateQueuedConnections: true)
+        // tcp_migrate_req stays 0: the replacements hand their sockets over.
+        let namespace = try NetworkNamespace(migrateQueuedConnections: false)
         let backends = try (0..<3).map { index in
             try namespace.perform { try PooledUpstream(threads: 8, Self.recordingBackend(tag: "r\(index)")) }
         }
         defer { backends.forEach { $0.stop() } }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ringway-scaleout-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func arguments(_ index: Int) -> [String] {
+            Self.instanceArguments(
+                port: Self.instancePorts[index], backend: backends[index].port,
+                handover: directory.appendingPathComponent("r\(index).sock").path)
+        }
         var instances = try (0..<3).map { index in
-            try RingwayProcess.listening(
-                Self.instanceArguments(port: Self.instancePorts[index], backend: backends[index].port), namespace: namespace,
-                port: Self.instancePorts[index], sockets: 1)
+            try RingwayProcess.listening(arguments(index), namespace: namespace, port: Self.instancePorts[index], sockets: 1)
         }
         let haproxy = try PeerProcess(executable: NetworkNamespace.nsenter!, config: Self.haproxyConfig, configName: "haproxy.cfg") {
             ["--net=\(namespace.path)", "--", Peer.haproxy!, "-f", $0, "-db"]
@@ -113,12 +123,13 @@ struct ScaleOutTests {
         #expect(churn.notes.keys.sorted() == ["r0", "r1", "r2"], "\(churn.notes)")
         #expect(churn.failures.isEmpty, "\(churn.failureSummary)")
 
-        // 2. Rolling replacement: a new process beside each instance on its port, then SIGTERM to the old one.
+        // 2. Rolling replacement: a new process takes over each instance's socket, then SIGTERM to the old one.
         let beforeRolling = churn.completedCount
         for index in 0..<3 {
-            let next = try RingwayProcess.listening(
-                Self.instanceArguments(port: Self.instancePorts[index], backend: backends[index].port), namespace: namespace,
-                port: Self.instancePorts[index], sockets: 1)
+            let next = try RingwayProcess.listening(arguments(index), namespace: namespace, port: Self.instancePorts[index], sockets: 1)
+            let port = Self.instancePorts[index]
+            #expect(ProcessProbe.listeningSocketInodes(of: next.process.processIdentifier, port: port)
+                == ProcessProbe.listeningSocketInodes(of: instances[index].process.processIdentifier, port: port), "the socket handed over")
             instances[index].signal(SIGTERM)
             #expect(churn.waitForProgress(300), "\(churn.failureSummary)")
             #expect(instances[index].waitForExit(seconds: 30) == 0, "instance \(index) did not drain and exit")

@@ -7,44 +7,87 @@ import Testing
 /// replacement): start the new one, wait until it listens, SIGTERM the old one, which drains and
 /// exits. Under a client loop at the rate this machine sustains and with long transfers in
 /// flight across every replacement, no client may be refused or reset and no transfer cut short.
-/// It runs in a network namespace of its own with `net.ipv4.tcp_migrate_req=1`, the setting
-/// the README asks for; with it off the same test loses connections (README: the measurements).
+/// Each test runs in a network namespace of its own, where it sets `net.ipv4.tcp_migrate_req`.
 @Suite("Zero-loss replacement", .serialized)
 struct ZeroLossReplacementTests {
     static let namespaceUnavailable = NetworkNamespace.unavailableReason
     /// The relay's port inside the test's namespace, where every port is free.
     static let port: UInt16 = 20_000
-    static let workers = 2
-    /// RINGWAY_TEST_TCP_MIGRATE_REQ=0 runs the replacements with the setting off, to see them
-    /// fail (README: the measurements); anything else runs them as the README says to.
-    static let migrate = ProcessInfo.processInfo.environment["RINGWAY_TEST_TCP_MIGRATE_REQ"] != "0"
 
-    /// One replacement after another, `binaries[i % count]` for the i-th new process (the first
-    /// process runs `binaries[0]`). Returns what the client loop did.
+    /// How a successor takes over from its predecessor.
+    enum Takeover: String {
+        /// `--handover-socket`: the successor takes the listening sockets themselves, none ever
+        /// closes; tcp_migrate_req stays 0 to show that nothing else is needed.
+        case handover
+        /// No handover, tcp_migrate_req=1: the kernel moves the clients queued on a closing socket.
+        case kernel
+        /// Neither: the baseline the README's measurements start from.
+        case none
+
+        /// RINGWAY_TEST_TAKEOVER=kernel|none runs the replacement tests the other ways, to
+        /// measure them (README: the measurements); CI runs them as the README says to.
+        static let chosen = ProcessInfo.processInfo.environment["RINGWAY_TEST_TAKEOVER"].flatMap(Takeover.init) ?? .handover
+    }
+
+    /// One process of a run: the binary and its worker count.
+    struct Step {
+        var binary = RingwayBinary.path
+        var workers = 2
+    }
+
+    /// Whether `binary` has `--handover-socket` (an older release may not).
+    static func hasHandover(_ binary: String) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["--help"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return text.contains("--handover-socket")
+    }
+
+    /// `steps[0]` starts, then each next step replaces the one before. Returns what the client
+    /// loop did.
     static func replaceUnderLoad(
-        rounds: Int, binaries: [String]
+        _ steps: [Step], takeover: Takeover = Takeover.chosen, migrate: Bool = false
     ) throws -> (completed: Int, failures: [ConnectionChurn.Failure], seconds: Double, transferBytes: Int) {
-        let namespace = try NetworkNamespace(migrateQueuedConnections: Self.migrate)
-        let echo = try namespace.perform { try PooledUpstream(threads: 24, PooledUpstream.echo) }
+        let handover = takeover == .handover
+        let capable = Dictionary(uniqueKeysWithValues: Set(steps.map(\.binary)).map { ($0, hasHandover($0)) })
+        // A binary without the handover leaves a replacement to the kernel: the setting is on then.
+        let migrate = migrate || takeover == .kernel || (handover && capable.values.contains(false))
+        let namespace = try NetworkNamespace(migrateQueuedConnections: migrate)
+        let echo = try namespace.perform { try PooledUpstream(threads: 32, PooledUpstream.echo) }
         defer { echo.stop() }
-        let arguments = [
-            "--workers", "\(workers)", "--log-level", "warn", "-L", "tcp://127.0.0.1:\(port)/127.0.0.1:\(echo.port)",
-        ]
-        func start(_ binary: String) throws -> RingwayProcess {
-            try RingwayProcess.listening(arguments, binary: binary, namespace: namespace, port: port, sockets: workers)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ringway-zeroloss-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let handoverPath = directory.appendingPathComponent("handover.sock").path
+        func start(_ step: Step) throws -> RingwayProcess {
+            var arguments = ["--workers", "\(step.workers)", "--log-level", "warn", "-L", "tcp://127.0.0.1:\(port)/127.0.0.1:\(echo.port)"]
+            if handover, capable[step.binary] == true { arguments += ["--handover-socket", handoverPath] }
+            return try RingwayProcess.listening(arguments, binary: step.binary, namespace: namespace, port: port, sockets: step.workers)
         }
 
-        var current = try start(binaries[0])
+        var current = try start(steps[0])
         let started = monotonicSeconds()
-        let churn = ConnectionChurn(port: port, threads: 4, namespace: namespace)
+        let churn = ConnectionChurn(port: port, threads: 16, namespace: namespace)
         defer { churn.stop() }
         #expect(churn.waitForProgress(200), "the client loop does not run: \(churn.failureSummary)")
         var transferBytes = 0
-        for round in 1...rounds {
+        for (round, step) in steps.enumerated().dropFirst() {
             // Long transfers that start on the old process and must end there, whole.
             let transfers = try (0..<3).map { _ in try PacedTransfer(port: port, namespace: namespace) }
             #expect(becomesTrue(within: 10) { transfers.allSatisfy { $0.progress > 0 } })
-            let next = try start(binaries[round % binaries.count])
+            let next = try start(step)
+            if handover, capable[step.binary] == true, capable[steps[round - 1].binary] == true {
+                // The very sockets, not new ones on the same port.
+                let shared = ProcessProbe.listeningSocketInodes(of: next.process.processIdentifier, port: port)
+                    .intersection(ProcessProbe.listeningSocketInodes(of: current.process.processIdentifier, port: port))
+                #expect(shared.count == min(step.workers, steps[round - 1].workers), "round \(round): \(next.lines.suffix(3))")
+            }
             current.signal(SIGTERM)
             // The client loop keeps going through the drain, and so do the transfers.
             let progress = transfers.map(\.progress)
@@ -65,13 +108,29 @@ struct ZeroLossReplacementTests {
         return (churn.completedCount, churn.failures, seconds, transferBytes)
     }
 
+    static func report(_ what: String, _ result: (completed: Int, failures: [ConnectionChurn.Failure], seconds: Double, transferBytes: Int)) {
+        print("zero-loss (\(Takeover.chosen.rawValue)): \(what) in \(String(format: "%.1f", result.seconds)) s, "
+            + "\(result.completed) connections (\(Int(Double(result.completed) / result.seconds))/s), "
+            + "\(result.transferBytes) bytes in long transfers, failures: \(result.failures.count)")
+    }
+
     @Test(.disabled(if: namespaceUnavailable != nil && !Peer.required, "\(namespaceUnavailable ?? "")"))
     func twentyReplacementsUnderLoadLoseNoClient() throws {
-        let result = try Self.replaceUnderLoad(rounds: 20, binaries: [RingwayBinary.path])
-        print("zero-loss: 20 replacements in \(String(format: "%.1f", result.seconds)) s, \(result.completed) connections "
-            + "(\(Int(Double(result.completed) / result.seconds))/s), \(result.transferBytes) bytes in 60 transfers, "
-            + "failures: \(result.failures.count)")
+        let result = try Self.replaceUnderLoad(Array(repeating: Step(), count: 21))
+        Self.report("20 replacements", result)
         #expect(result.completed > 1000)
+        #expect(result.failures.isEmpty, "\(result.failures.count) failed: \(Array(result.failures.prefix(5)))")
+    }
+
+    /// More workers, then fewer, then as before. A successor with more workers binds sockets
+    /// for the rest; one with fewer closes the sockets it has no worker for, and those stop
+    /// listening when the predecessor exits: the kernel moves their queued clients over only
+    /// with tcp_migrate_req=1, so this test turns it on (README: changing --workers).
+    @Test(.disabled(if: namespaceUnavailable != nil && !Peer.required, "\(namespaceUnavailable ?? "")"))
+    func changingTheWorkerCountLosesNoClient() throws {
+        let result = try Self.replaceUnderLoad(
+            [Step(workers: 2), Step(workers: 3), Step(workers: 1), Step(workers: 2)], migrate: Takeover.chosen != .none)
+        Self.report("workers 2, 3, 1, 2", result)
         #expect(result.failures.isEmpty, "\(result.failures.count) failed: \(Array(result.failures.prefix(5)))")
     }
 
@@ -90,9 +149,10 @@ struct ZeroLossReplacementTests {
             previous = directory.appendingPathComponent("ringway-previous").path
             try FileManager.default.copyItem(atPath: RingwayBinary.path, toPath: previous)
         }
-        let result = try Self.replaceUnderLoad(rounds: 3, binaries: [previous, RingwayBinary.path])
-        print("zero-loss upgrade \(previous) -> \(RingwayBinary.path), back and again, 3 replacements in "
-            + "\(String(format: "%.1f", result.seconds)) s, \(result.completed) connections, failures: \(result.failures.count)")
+        let steps = [Step(binary: previous), Step(), Step(binary: previous), Step()]
+        let result = try Self.replaceUnderLoad(steps)
+        Self.report("\(previous) -> \(RingwayBinary.path), back and again"
+            + (Self.hasHandover(previous) ? "" : " (the previous build has no --handover-socket: tcp_migrate_req=1)"), result)
         #expect(result.completed > 200)
         #expect(result.failures.isEmpty, "\(result.failures.count) failed: \(Array(result.failures.prefix(5)))")
     }
@@ -146,17 +206,24 @@ struct ZeroLossReplacementTests {
         #expect(successor.waitForExit() == 0)
     }
 
-    /// At start-up Ringway reads the namespace's tcp_migrate_req and says what to do when it is off.
-    @Test(.disabled(if: namespaceUnavailable != nil && !Peer.required, "\(namespaceUnavailable ?? "")"), arguments: [false, true])
-    func startUpSaysWhenQueuedClientsCannotMove(migrate: Bool) throws {
+    /// At start-up Ringway reads the namespace's tcp_migrate_req and says what to do when it is
+    /// off, unless a successor would take over the sockets themselves (`--handover-socket`).
+    @Test(.disabled(if: namespaceUnavailable != nil && !Peer.required, "\(namespaceUnavailable ?? "")"),
+        arguments: [(migrate: false, handover: false), (true, false), (false, true)])
+    func startUpSaysWhenQueuedClientsCannotMove(migrate: Bool, handover: Bool) throws {
         let namespace = try NetworkNamespace(migrateQueuedConnections: migrate)
-        let ringway = try RingwayProcess(["--workers", "1", "-L", "whoami://127.0.0.1:\(Self.port)"], namespace: namespace)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ringway-warning-\(getpid()).sock").path
+        defer { unlink(path) }
+        let ringway = try RingwayProcess(
+            ["--workers", "1", "-L", "whoami://127.0.0.1:\(Self.port)"] + (handover ? ["--handover-socket", path] : []),
+            namespace: namespace)
         #expect(ringway.waitUntilListening(services: 1), "\(ringway.lines)")
         let warning = ringway.lines.first(containingAll: ["tcp_migrate_req"])
-        if migrate {
+        if migrate || handover {
             #expect(warning == nil)
         } else {
             #expect(warning?.contains("\"level\":\"warn\"") == true, "\(ringway.lines)")
+            #expect(warning?.contains("--handover-socket") == true)
             #expect(warning?.contains("sysctl -w net.ipv4.tcp_migrate_req=1") == true)
             #expect(warning?.contains("contrib/sysctl.d/60-ringway.conf") == true)
         }

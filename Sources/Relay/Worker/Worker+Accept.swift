@@ -239,8 +239,10 @@ extension Worker {
     /// clients are refused at once instead of waiting in a backlog nobody serves.
     mutating func stopListening(_ listener: Int) {
         if listeners[listener].armed { cancelAccept(listener) }
-        // Non-blocking, so that a sweep stops at an empty backlog instead of waiting in it.
-        listeners[listener].sweepable = (try? kernel.setNonBlocking(listeners[listener].socket)) != nil
+        // Non-blocking, so that a sweep stops at an empty backlog instead of waiting in it. Not
+        // a socket a successor took over: it serves the backlog, and the flag would be its too.
+        listeners[listener].sweepable = !control.listenersShared
+            && (try? kernel.setNonBlocking(listeners[listener].socket)) != nil
         if listeners[listener].armed {
             serveBacklog(listener)
         } else {

@@ -59,17 +59,24 @@ enum ProcessProbe {
         return inodes
     }
 
-    /// How many listening TCP sockets on `port` process `pid` holds: its descriptors matched
-    /// with the LISTEN entries of /proc/PID/net/tcp{,6}, which are those of its network namespace.
+    /// How many listening TCP sockets on `port` process `pid` holds.
     static func listeningSockets(of pid: Int32, port: UInt16) -> Int {
+        listeningSocketInodes(of: pid, port: port).count
+    }
+
+    /// The inodes of the listening TCP sockets on `port` process `pid` holds: its descriptors
+    /// matched with the LISTEN entries of /proc/PID/net/tcp{,6}, those of its network namespace.
+    /// Two processes holding one socket (a handover) show the same inode.
+    static func listeningSocketInodes(of pid: Int32, port: UInt16) -> Set<Substring> {
         let inodes = listeningInodes(port: port, pid: pid)
         let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
-        return descriptors.filter { name in
+        return Set(descriptors.compactMap { name -> Substring? in
             guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(name)"),
                 target.hasPrefix("socket:[")
-            else { return false }
-            return inodes.contains(target.dropFirst(8).dropLast())
-        }.count
+            else { return nil }
+            let inode = Substring(target).dropFirst(8).dropLast()
+            return inodes.contains(inode) ? inode : nil
+        })
     }
 }
 
