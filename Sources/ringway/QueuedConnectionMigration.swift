@@ -2,9 +2,9 @@ import Glibc
 
 /// Whether the kernel moves the clients queued on a closing listening socket to another socket
 /// of the same SO_REUSEPORT group (`net.ipv4.tcp_migrate_req`, Linux 5.14 and later, one value
-/// per network namespace). A successor started on the same ports before this process drains
-/// loses no client only when it is on: without it, a client whose handshake the kernel finished
-/// on this process's socket just before it closed is reset.
+/// per network namespace). A successor that binds the same ports beside this process (no
+/// `--handover-socket`) needs it: without it, a client whose handshake the kernel finished on
+/// this process's socket just before the drain closed it is reset.
 enum QueuedConnectionMigration {
     static let sysctlPath = "/proc/sys/net/ipv4/tcp_migrate_req"
 
