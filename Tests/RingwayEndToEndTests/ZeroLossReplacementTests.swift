@@ -13,6 +13,10 @@ struct ZeroLossReplacementTests {
     static let namespaceUnavailable = NetworkNamespace.unavailableReason
     /// The relay's port inside the test's namespace, where every port is free.
     static let port: UInt16 = 20_000
+    /// The load runs at a lower priority (clients, upstream, relays): it takes every idle cycle
+    /// of the machine, and the suites that run beside it keep theirs. RINGWAY_TEST_NICENESS=0
+    /// runs it at the usual priority, to measure.
+    static let niceness = ProcessInfo.processInfo.environment["RINGWAY_TEST_NICENESS"].flatMap { Int32($0) } ?? 10
 
     /// How a successor takes over from its predecessor.
     enum Takeover: String {
@@ -59,21 +63,23 @@ struct ZeroLossReplacementTests {
         // A binary without the handover leaves a replacement to the kernel: the setting is on then.
         let migrate = migrate || takeover == .kernel || (handover && capable.values.contains(false))
         let namespace = try NetworkNamespace(migrateQueuedConnections: migrate)
-        let echo = try namespace.perform { try PooledUpstream(threads: 32, PooledUpstream.echo) }
+        let echo = try namespace.perform { try PooledUpstream(threads: 32, niceness: niceness, PooledUpstream.echo) }
         defer { echo.stop() }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ringway-zeroloss-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let handoverPath = directory.appendingPathComponent("handover.sock").path
         func start(_ step: Step) throws -> RingwayProcess {
-            var arguments = ["--workers", "\(step.workers)", "--log-level", "warn", "-L", "tcp://127.0.0.1:\(port)/127.0.0.1:\(echo.port)"]
+            // A drain deadline shorter than the default: see the note on slow drains below.
+            var arguments = ["--workers", "\(step.workers)", "--log-level", "warn", "--drain-timeout", "5s", "-L", "tcp://127.0.0.1:\(port)/127.0.0.1:\(echo.port)"]
             if handover, capable[step.binary] == true { arguments += ["--handover-socket", handoverPath] }
-            return try RingwayProcess.listening(arguments, binary: step.binary, namespace: namespace, port: port, sockets: step.workers)
+            return try RingwayProcess.listening(
+                arguments, binary: step.binary, namespace: namespace, port: port, sockets: step.workers, niceness: niceness)
         }
 
         var current = try start(steps[0])
         let started = monotonicSeconds()
-        let churn = ConnectionChurn(port: port, threads: 16, namespace: namespace)
+        let churn = ConnectionChurn(port: port, threads: 16, namespace: namespace, niceness: niceness)
         defer { churn.stop() }
         #expect(churn.waitForProgress(200), "the client loop does not run: \(churn.failureSummary)")
         var transferBytes = 0
@@ -98,7 +104,23 @@ struct ZeroLossReplacementTests {
                 let failure = transfer.finish()
                 #expect(failure == nil, "round \(round), transfer \(index): \(failure ?? "")")
             }
-            #expect(current.waitForExit(seconds: 30) == 0, "round \(round): the old process did not drain and exit")
+            // Nothing is open on it any more, so the drain ends at once, almost always. Now and
+            // then, under load, a connection accepted as the drain began never sees its client's
+            // end and is closed only at the drain deadline (5 s here); its client was answered in
+            // full all the same. It happens without a handover and in earlier builds too (README,
+            // Zero-loss replacement): noted, with what the process holds, not failed on.
+            let oldProcess = current.process.processIdentifier
+            let drainStarted = monotonicSeconds()
+            var slow = ""
+            let exited = current.waitForExit(seconds: 3) ?? {
+                slow = ProcessProbe.stuckReport(of: oldProcess)
+                return current.waitForExit(seconds: 20)
+            }()
+            #expect(exited == 0, "round \(round): the old process did not drain and exit: \(slow); \(current.lines.suffix(3))")
+            if !slow.isEmpty {
+                print("zero-loss: round \(round): the old process exited \(String(format: "%.1f", monotonicSeconds() - drainStarted)) s "
+                    + "after SIGTERM, at its drain deadline; at 3 s it held \(slow)")
+            }
             current = next
         }
         churn.stop()

@@ -13,8 +13,9 @@ public final class PooledUpstream: @unchecked Sendable {
     private let running = Atomic<Int>(0)
     private let served = Atomic<Int>(0)
 
-    /// Listens on 127.0.0.1:`port` (0: any free port), in the calling thread's network namespace.
-    public init(threads: Int, port: UInt16 = 0, _ script: @escaping @Sendable (Int32) -> Void) throws {
+    /// Listens on 127.0.0.1:`port` (0: any free port), in the calling thread's network namespace;
+    /// `niceness` lowers its threads' priority (see `setThreadNiceness`).
+    public init(threads: Int, port: UInt16 = 0, niceness: Int32 = 0, _ script: @escaping @Sendable (Int32) -> Void) throws {
         (listener, self.port) = try Sockets.listen(port: port, backlog: 4096)
         // Non-blocking: the threads that lose the race for a connection go back to polling.
         setNonBlocking(listener)
@@ -22,6 +23,7 @@ public final class PooledUpstream: @unchecked Sendable {
             running.add(1, ordering: .relaxed)
             let thread = Thread { [self] in
                 defer { running.subtract(1, ordering: .releasing) }
+                if niceness != 0 { setThreadNiceness(niceness) }
                 while !stopped.load(ordering: .acquiring) {
                     // Polled with a timeout so that stop() is noticed; then one accept.
                     guard Sockets.readable(listener, within: 100) else { continue }
@@ -56,4 +58,10 @@ public final class PooledUpstream: @unchecked Sendable {
             if (try? Sockets.sendAll(fd, bytes)) == nil { return }
         }
     }
+}
+
+/// Lowers the calling thread's priority: on Linux the nice value is per thread, and
+/// setpriority(PRIO_PROCESS, 0, ...) changes the caller's.
+public func setThreadNiceness(_ niceness: Int32) {
+    _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
 }

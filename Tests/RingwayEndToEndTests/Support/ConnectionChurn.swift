@@ -24,14 +24,17 @@ final class ConnectionChurn: @unchecked Sendable {
     private let recorded = Mutex<(failures: [Failure], notes: [String: Int])>(([], [:]))
 
     /// `exchange` returns a note counted per value (e.g. which instance answered) or nil.
+    /// `niceness` lowers the client threads' priority (Linux's nice value is per thread), so a
+    /// loop that takes every idle cycle leaves the suites running beside it theirs.
     init(
-        port: UInt16, threads: Int, namespace: NetworkNamespace? = nil, from source: IPAddress? = nil,
+        port: UInt16, threads: Int, namespace: NetworkNamespace? = nil, from source: IPAddress? = nil, niceness: Int32 = 0,
         exchange: @escaping @Sendable (Int32, UInt8) throws -> String? = ConnectionChurn.echo512
     ) {
         for index in 0..<threads {
             running.add(1, ordering: .relaxed)
             let thread = Thread { [self] in
                 defer { running.subtract(1, ordering: .releasing) }
+                if niceness != 0 { setThreadNiceness(niceness) }
                 do {
                     try namespace?.enter()
                 } catch {

@@ -39,6 +39,36 @@ enum ProcessProbe {
         value(name, in: scrape(port: port))
     }
 
+    /// What a process that does not exit is doing: each thread's state and kernel wait channel,
+    /// and the TCP states of its sockets (`01` established, `08` close-wait, `0A` listen, ...).
+    static func stuckReport(of pid: Int32) -> String {
+        let threads = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []).sorted().map { task in
+            let comm = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/comm", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/stat", encoding: .utf8)) ?? ""
+            let state = stat.split(separator: ")").last?.split(separator: " ").first ?? "?"
+            let wchan = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/wchan", encoding: .utf8)) ?? "?"
+            return "\(comm) \(state) \(wchan)"
+        }
+        var states: [Substring: Substring] = [:]
+        for table in ["tcp", "tcp6"] {
+            let text = (try? String(contentsOfFile: "/proc/\(pid)/net/\(table)", encoding: .utf8)) ?? ""
+            for line in text.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                if fields.count > 9 { states[fields[9]] = fields[3] + " " + fields[1] + ">" + fields[2] }
+            }
+        }
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+        let sockets = descriptors.compactMap { name -> String? in
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(name)"),
+                target.hasPrefix("socket:[")
+            else { return nil }
+            return states[Substring(target).dropFirst(8).dropLast()].map(String.init) ?? "other"
+        }
+        return "threads: \(threads.joined(separator: "; ")); \(descriptors.count) descriptors; sockets: "
+            + sockets.sorted().joined(separator: ", ")
+    }
+
     /// Whether anything listens on TCP `port` in the network namespace of process `pid`.
     static func listens(port: UInt16, inNamespaceOf pid: Int32) -> Bool {
         !listeningInodes(port: port, pid: pid).isEmpty

@@ -26,10 +26,10 @@ final class RingwayProcess: @unchecked Sendable {
 
     /// Starts `ringway arguments...`, optionally through `/bin/sh -c` with a shell prefix (for
     /// `ulimit`), with `environment` added to the test's own; `binary` in place of the one under
-    /// test (upgrades), inside `namespace` when given.
+    /// test (upgrades), inside `namespace` when given, at a lower priority with `niceness`.
     init(
         _ arguments: [String], shellPrefix: String? = nil, environment: [String: String] = [:],
-        binary: String = RingwayBinary.path, namespace: NetworkNamespace? = nil
+        binary: String = RingwayBinary.path, namespace: NetworkNamespace? = nil, niceness: Int32 = 0
     ) throws {
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
@@ -39,6 +39,8 @@ final class RingwayProcess: @unchecked Sendable {
             let quoted = ([binary] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
             command = ("/bin/sh", ["-c", shellPrefix + "; exec " + quoted.joined(separator: " ")])
         }
+        // nice execs the command, so the process id stays the command's own.
+        if niceness != 0 { command = ("/usr/bin/nice", ["-n", "\(niceness)", command.executable] + command.arguments) }
         if let namespace { command = namespace.command(command.executable, command.arguments) }
         process.executableURL = URL(fileURLWithPath: command.executable)
         process.arguments = command.arguments
@@ -62,9 +64,9 @@ final class RingwayProcess: @unchecked Sendable {
     /// `--log-level warn`, which has no "listening on" line.
     static func listening(
         _ arguments: [String], binary: String = RingwayBinary.path, namespace: NetworkNamespace? = nil, port: UInt16,
-        sockets: Int
+        sockets: Int, niceness: Int32 = 0
     ) throws -> RingwayProcess {
-        let ringway = try RingwayProcess(arguments, binary: binary, namespace: namespace)
+        let ringway = try RingwayProcess(arguments, binary: binary, namespace: namespace, niceness: niceness)
         let pid = ringway.process.processIdentifier
         let listening = becomesTrue(within: 20) {
             ProcessProbe.listeningSockets(of: pid, port: port) == sockets || !ringway.process.isRunning
