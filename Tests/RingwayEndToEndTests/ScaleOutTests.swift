@@ -95,7 +95,7 @@ struct ScaleOutTests {
         // tcp_migrate_req stays 0: the replacements hand their sockets over.
         let namespace = try NetworkNamespace(migrateQueuedConnections: false)
         let backends = try (0..<3).map { index in
-            try namespace.perform { try PooledUpstream(threads: 8, niceness: 10, Self.recordingBackend(tag: "r\(index)")) }
+            try namespace.perform { try PooledUpstream(threads: 8, niceness: ZeroLossReplacementTests.niceness, Self.recordingBackend(tag: "r\(index)")) }
         }
         defer { backends.forEach { $0.stop() } }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ringway-scaleout-\(getpid())")
@@ -107,7 +107,7 @@ struct ScaleOutTests {
                 handover: directory.appendingPathComponent("r\(index).sock").path)
         }
         var instances = try (0..<3).map { index in
-            try RingwayProcess.listening(arguments(index), namespace: namespace, port: Self.instancePorts[index], sockets: 1, niceness: 10)
+            try RingwayProcess.listening(arguments(index), namespace: namespace, port: Self.instancePorts[index], sockets: 1, niceness: ZeroLossReplacementTests.niceness)
         }
         let haproxy = try PeerProcess(executable: NetworkNamespace.nsenter!, config: Self.haproxyConfig, configName: "haproxy.cfg") {
             ["--net=\(namespace.path)", "--", Peer.haproxy!, "-f", $0, "-db"]
@@ -115,7 +115,7 @@ struct ScaleOutTests {
         #expect(try namespace.perform { waitForListener(Self.frontPort) }, "haproxy did not start: \(haproxy.output)")
         let started = monotonicSeconds()
         let churn = ConnectionChurn(
-            port: Self.frontPort, threads: 4, namespace: namespace, from: Self.client, niceness: 10, exchange: Self.exchange)
+            port: Self.frontPort, threads: 4, namespace: namespace, from: Self.client, niceness: ZeroLossReplacementTests.niceness, exchange: Self.exchange)
         defer { churn.stop() }
 
         // 1. Every answer names 127.0.0.7 and the client's port (the exchange checks it), and
@@ -127,7 +127,7 @@ struct ScaleOutTests {
         // 2. Rolling replacement: a new process takes over each instance's socket, then SIGTERM to the old one.
         let beforeRolling = churn.completedCount
         for index in 0..<3 {
-            let next = try RingwayProcess.listening(arguments(index), namespace: namespace, port: Self.instancePorts[index], sockets: 1, niceness: 10)
+            let next = try RingwayProcess.listening(arguments(index), namespace: namespace, port: Self.instancePorts[index], sockets: 1, niceness: ZeroLossReplacementTests.niceness)
             let port = Self.instancePorts[index]
             #expect(ProcessProbe.listeningSocketInodes(of: next.process.processIdentifier, port: port)
                 == ProcessProbe.listeningSocketInodes(of: instances[index].process.processIdentifier, port: port), "the socket handed over")
