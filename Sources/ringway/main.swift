@@ -143,7 +143,7 @@ var draining = false
 while !engine.isFinished {
     var timeout = timespec(tv_sec: 0, tv_nsec: handoverServer == nil ? 100_000_000 : 20_000_000)
     let received = sigtimedwait(&handledSignals, nil, &timeout)
-    for line in handoverServer?.serveWaiting(engine) ?? [] { engine.note(line, kind: "handover") }
+    handoverServer?.serveWaiting(engine)
     guard received > 0 else { continue }
     if received == SIGHUP {
         if !draining { reload() }

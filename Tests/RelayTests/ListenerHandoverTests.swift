@@ -22,17 +22,21 @@ struct ListenerHandoverTests {
         return fstat(descriptor.rawValue, &status) == 0 ? UInt(status.st_ino) : 0
     }
 
-    /// Runs `takeOver` on a thread of its own while this one serves the predecessor's side.
-    static func handOver(from engine: Engine, server: ListenerHandover.Server, path: String) -> (ListenerHandover.Outcome, [String]) {
+    /// Runs `takeOver` on a thread of its own while this one serves the predecessor's side;
+    /// returns the outcome and the predecessor's handover log lines.
+    static func handOver(from fixture: RelayFixture, server: ListenerHandover.Server, path: String) -> (ListenerHandover.Outcome, [String]) {
         let outcome = Mutex<ListenerHandover.Outcome?>(nil)
         let thread = Thread { let taken = ListenerHandover.takeOver(from: path); outcome.withLock { $0 = taken } }
         thread.start()
-        var lines: [String] = []
         let done = becomesTrue(within: 10, interval: 2_000) {
-            lines += server.serveWaiting(engine)
+            server.serveWaiting(fixture.engine)
             return outcome.withLock { $0 != nil }
         }
         precondition(done, "the successor's side did not finish")
+        let lines = waitFor(seconds: 5) { () -> [String]? in
+            let lines = fixture.logs.lines.filter { $0.contains("\"kind\":\"handover\"") }
+            return lines.isEmpty ? nil : lines
+        } ?? []
         return (outcome.withLock { $0! }, lines)
     }
 
@@ -49,7 +53,7 @@ struct ListenerHandoverTests {
         var mode = stat()
         #expect(stat(path, &mode) == 0 && mode.st_mode & 0o777 == 0o600, "only this user may ask for sockets")
 
-        let (outcome, lines) = Self.handOver(from: predecessor.engine, server: server, path: path)
+        let (outcome, lines) = Self.handOver(from: predecessor, server: server, path: path)
         guard case .received(let inherited, let pid) = outcome else {
             Issue.record("no sockets received: \(outcome)")
             return
@@ -99,13 +103,14 @@ struct ListenerHandoverTests {
         defer { unlink(path) }
         let server = try ListenerHandover.Server(path: path)
         predecessor.engine.drain()
-        let (outcome, lines) = Self.handOver(from: predecessor.engine, server: server, path: path)
+        let (outcome, lines) = Self.handOver(from: predecessor, server: server, path: path)
         guard case .failed(let reason) = outcome else {
             Issue.record("expected a refusal, got \(outcome)")
             return
         }
         #expect(reason.contains("is draining"), "\(reason)")
         #expect(lines.first?.contains("while this process drains") == true, "\(lines)")
+        #expect(lines.first?.contains("\"level\":\"warn\"") == true, "\(lines)")
         predecessor.engine.wait()
         predecessor.logs.finish()
     }

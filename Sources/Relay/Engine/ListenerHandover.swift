@@ -1,4 +1,5 @@
 import Glibc
+import RingwayConfig
 import Uring
 
 /// Zero-loss replacement by passing the listening sockets themselves (README, Zero-loss
@@ -74,22 +75,26 @@ public enum ListenerHandover {
 
         deinit { listener.closeNow() }
 
-        /// Answers the successors waiting, without blocking when none is; returns a line to log
-        /// for each. Call it from the thread that also starts drains, so sockets are never
-        /// handed over while they close.
-        public func serveWaiting(_ engine: Engine) -> [String] {
-            var lines: [String] = []
+        /// Answers the successors waiting, without blocking when none is, and logs a line for
+        /// each. Call it from the thread that also starts drains, so sockets are never handed
+        /// over while they close.
+        public func serveWaiting(_ engine: Engine) {
+            for (line, level) in answerWaiting(engine) { engine.note(line, kind: "handover", level: level) }
+        }
+
+        private func answerWaiting(_ engine: Engine) -> [(String, LogLevel)] {
+            var lines: [(String, LogLevel)] = []
             while listener.isValid, let connection = listener.acceptWaiting() {
                 defer { connection.closeNow() }
                 connection.setTimeouts(seconds: 5)
                 guard let peer = try? connection.peerCredentials() else { continue }
                 guard peer.uid == geteuid() else {
-                    lines.append("refused to hand sockets to pid \(peer.pid), which runs as user \(peer.uid)")
+                    lines.append(("refused to hand sockets to pid \(peer.pid), which runs as user \(peer.uid)", .warn))
                     continue
                 }
                 guard let sockets = engine.listeningSocketsForHandover() else {
                     try? connection.sendDescriptors([], tag: ListenerHandover.draining)
-                    lines.append("pid \(peer.pid) asked for the listening sockets while this process drains; none given")
+                    lines.append(("pid \(peer.pid) asked for the listening sockets while this process drains; none given", .warn))
                     continue
                 }
                 do {
@@ -99,9 +104,9 @@ public enum ListenerHandover {
                         rest = rest.dropFirst(chunk.count)
                         try connection.sendDescriptors(chunk, tag: rest.isEmpty ? ListenerHandover.end : ListenerHandover.more)
                     } while !rest.isEmpty
-                    lines.append("handed \(sockets.count) listening sockets to pid \(peer.pid); they stay open when this process stops")
+                    lines.append(("handed \(sockets.count) listening sockets to pid \(peer.pid); they stay open when this process stops", .info))
                 } catch {
-                    lines.append("handing the listening sockets to pid \(peer.pid) failed: \(error)")
+                    lines.append(("handing the listening sockets to pid \(peer.pid) failed: \(error)", .warn))
                 }
             }
             return lines
