@@ -22,7 +22,7 @@ enum RingwayBinary {
 final class RingwayProcess: @unchecked Sendable {
     let process = Process()
     private let errorPipe = Pipe()
-    private let output = Mutex<String>("")
+    private var collector: PipeCollector?
 
     /// Starts `ringway arguments...`, optionally through `/bin/sh -c` with a shell prefix (for
     /// `ulimit`), with `environment` added to the test's own; `binary` in place of the one under
@@ -46,17 +46,12 @@ final class RingwayProcess: @unchecked Sendable {
         process.arguments = command.arguments
         process.standardError = errorPipe
         process.standardOutput = FileHandle.nullDevice
-        errorPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard !data.isEmpty else { return }
-            self?.output.withLock { $0 += String(decoding: data, as: UTF8.self) }
-        }
         try process.run()
+        collector = PipeCollector(errorPipe)
     }
 
     deinit {
         process.stop(grace: 5)
-        errorPipe.fileHandleForReading.readabilityHandler = nil
     }
 
     /// Starts Ringway and returns once it holds `sockets` listening sockets on `port` (one per
@@ -77,7 +72,7 @@ final class RingwayProcess: @unchecked Sendable {
         return ringway
     }
 
-    var lines: [String] { output.withLock { $0 }.split(separator: "\n").map(String.init) }
+    var lines: [String] { (collector?.output ?? "").split(separator: "\n").map(String.init) }
 
     func waitForLine(containing fragments: [String], seconds: Double = 10) -> String? {
         waitFor(seconds: seconds) { lines.first(containingAll: fragments) }
