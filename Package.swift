@@ -38,10 +38,12 @@ let package = Package(
                 "Uring", "ProxyProtocol", "RingwayConfig", "Resolver",
             ]
         ),
+        // sd_notify without libsystemd: READY/RELOADING/STOPPING/STATUS to $NOTIFY_SOCKET.
+        .target(name: "SystemdNotify", dependencies: ["Uring"]),
         .executableTarget(
             name: "ringway",
             dependencies: [
-                "Relay", "RingwayConfig", "RingwayConfigFile",
+                "Relay", "RingwayConfig", "RingwayConfigFile", "SystemdNotify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -53,6 +55,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "UringTests", dependencies: ["Uring", "CLiburing"]),
+        .testTarget(name: "SystemdNotifyTests", dependencies: ["SystemdNotify"]),
         .testTarget(name: "RingwayConfigTests", dependencies: ["RingwayConfig", "ProxyProtocol"]),
         .testTarget(
             name: "RingwayConfigFileTests",

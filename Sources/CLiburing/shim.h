@@ -28,6 +28,7 @@
 // Swift does not import the IOSQE_* flag macros (they are built from an enum); expose them typed.
 static const unsigned char ringway_IOSQE_IO_LINK = IOSQE_IO_LINK;
 static const unsigned char ringway_IOSQE_BUFFER_SELECT = IOSQE_BUFFER_SELECT;
+static const unsigned char ringway_IOSQE_CQE_SKIP_SUCCESS = IOSQE_CQE_SKIP_SUCCESS;
 
 // fcntl.h and unistd.h show these only under _GNU_SOURCE (see below); values from the kernel's
 // uapi headers.

@@ -26,6 +26,9 @@ public struct ChainHop: Hashable, Sendable {
     /// The hop's name in a configuration file (`chains[].hops[].name`), for `-O`; nil on the
     /// command line, where GOST names hops `hop-0`, `hop-1`, ...
     public var name: String?
+    /// How the hop's nodes are marked down (its selector) and probed. Only the first hop's
+    /// count: Ringway connects to the first hop's nodes itself; later hops are reached through it.
+    public var health = TargetHealthConfig()
 
     public init(
         _ connector: Connector = .forward, targets: [TargetAddress], credentials: Credentials? = nil,
@@ -45,16 +48,17 @@ public struct ChainHop: Hashable, Sendable {
     /// `scheme://host:port` of the hop's first node, for logs.
     public var description: String { "\(connector.rawValue)://\(targets.first?.description ?? "?")" }
 
-    /// Parses one `-F` argument.
-    public init(parsing text: String) throws(ConfigurationError) {
+    /// Parses one `-F` argument; `isFirst` for the first `-F`, the only hop whose nodes Ringway
+    /// connects to itself (and so the only one that takes the selector and probe keys).
+    public init(parsing text: String, isFirst: Bool = true) throws(ConfigurationError) {
         do throws(ConfigurationProblem) {
-            self = try ChainHop.parse(text.trimmingWhitespace)
+            self = try ChainHop.parse(text.trimmingWhitespace, isFirst: isFirst)
         } catch {
             throw ConfigurationError(error, origin: .nodeURL(text))
         }
     }
 
-    private static func parse(_ text: String) throws(ConfigurationProblem) -> ChainHop {
+    private static func parse(_ text: String, isFirst: Bool) throws(ConfigurationProblem) -> ChainHop {
         let url = try GOSTURL(text)
         let connector = try connector(of: url.scheme)
         var credentials: Credentials?
@@ -79,6 +83,7 @@ public struct ChainHop: Hashable, Sendable {
         }
         var hop = ChainHop(connector, targets: targets, credentials: credentials)
         var seen: Set<String> = []
+        var health = TargetHealthKeys()
         for item in try url.query.map(QueryItem.parse) ?? [] {
             let (prefix, name) = splitHopPrefix(item.key)
             let lowered = name.lowercased()
@@ -95,12 +100,27 @@ public struct ChainHop: Hashable, Sendable {
             case "strategy" where prefix == nil:
                 guard seen.insert(lowered).inserted else { throw .duplicateKey(item.key) }
                 try checkStrategy(item.value, key: item.key)
+                health.strategyWritten = true
+            case _ where prefix == nil && TargetHealthKeys.Key.named(lowered) != nil:
+                guard let key = TargetHealthKeys.Key.named(lowered) else { throw unknown(item.key) }
+                guard isFirst else { throw laterHopHealth(item.key) }
+                try health.apply(key, written: item.key, value: item.value)
             default:
                 if let hint = GOSTOnlyKeys.hint(for: lowered) { throw .unsupportedKey(item.key, hint: hint) }
                 throw unknown(item.key)
             }
         }
+        if isFirst { hop.health = try health.make(commandLine: true) }
         return hop
+    }
+
+    /// A later hop's nodes are reached through the hop before it, which picks one: Ringway sees
+    /// no connect to them to count.
+    static func laterHopHealth(_ key: String) -> ConfigurationProblem {
+        .conflict(
+            "\(key) on a hop after the first: Ringway connects only to the first hop's nodes and marks only those "
+                + "down; put \(key) on the first hop (the first -F, or hops[0] of the chain; the hop before this one "
+                + "chooses among these nodes)")
     }
 
     /// GOST's connector for a scheme: no scheme is its `http` connector; `connector+tcp` is the
@@ -142,7 +162,10 @@ public struct ChainHop: Hashable, Sendable {
     static let connectorNames = ["http", "socks5", "socks", "socks4", "socks4a", "forward"]
 
     private static func unknown(_ key: String) -> ConfigurationProblem {
-        .unknownKey(key, known: ["proxyProtocol", "hop.proxyProtocol", "strategy"], hint: nil)
+        .unknownKey(
+            key,
+            known: ["proxyProtocol", "hop.proxyProtocol", "strategy", "maxFails", "failTimeout", "probeInterval", "probeTimeout"],
+            hint: nil)
     }
 
     /// GOST routes `hop.x` to the hop and `node.x`/`connector.x`/`dialer.x` elsewhere; only the

@@ -1,5 +1,6 @@
-/// `chains[]`: `name`, `hops[]` with `name`, `selector.strategy`, `metadata.proxyProtocol` and
-/// `nodes[]` (`name`, `addr`, `connector{type, auth}`, `dialer{type: tcp}`, `metadata`), read into
+/// `chains[]`: `name`, `hops[]` with `name`, `selector` (`strategy`, `maxFails`, `failTimeout`),
+/// `metadata.proxyProtocol` and `nodes[]` (`name`, `addr`, `connector{type, auth}`, `dialer{type:
+/// tcp}`, `metadata`, `probe{type: tcp, interval, timeout}`), read into
 /// the `ChainHop`s a `-F` per hop would give.
 extension GOSTSchema {
     /// One `chains[]` entry as read.
@@ -29,8 +30,8 @@ extension GOSTSchema {
                 throw item.error(.missingKey("hops", expected: "a list of hops, each with nodes"))
             }
             var chain = FileChain(name: name, hops: [], nodes: [], place: item)
-            for hopItem in hopItems {
-                let (hop, nodes) = try hop(hopItem)
+            for (position, hopItem) in hopItems.enumerated() {
+                let (hop, nodes) = try hop(hopItem, isFirst: position == 0)
                 if hopItems.count > 1, hop.connector == .forward { throw hopItem.error(.forwardHopInChain) }
                 chain.hops.append(hop)
                 chain.nodes += nodes
@@ -46,14 +47,29 @@ extension GOSTSchema {
         var connector: ChainHop.Connector
         var credentials: Credentials?
         var sendProxy: ProxySendConfig.Version?
+        var probe: TargetProbeConfig?
     }
 
+    /// One hop. `isFirst`: the hop whose nodes Ringway connects to itself, the only one whose
+    /// selector and probes mean something (later hops are reached through the one before).
     private static func hop(
-        _ item: SchemaNode
+        _ item: SchemaNode, isFirst: Bool
     ) throws(ConfigurationError) -> (ChainHop, [FileConfiguration.ChainNode]) {
         let map = try item.mapping(Keys.hop)
         let hopProxy = try proxyProtocol(inMetadata: map["metadata"])
-        if let selector = map["selector"] { try strategy(selector) }
+        var health = TargetHealthKeys()
+        if let selector = map["selector"] {
+            for entry in try selectorEntries(selector) {
+                try entry.place.check { () throws(ConfigurationProblem) in
+                    guard let key = TargetHealthKeys.Key.named(entry.key.lowercased()) else {
+                        try ChainHop.checkStrategy(entry.text, key: entry.key)
+                        return
+                    }
+                    guard isFirst else { throw ChainHop.laterHopHealth(entry.key) }
+                    try health.apply(key, written: entry.key, value: entry.text)
+                }
+            }
+        }
         guard let nodesNode = map["nodes"], case let nodeItems = try nodesNode.items(), !nodeItems.isEmpty else {
             throw item.error(.missingKey("nodes", expected: "a list of nodes, each with addr"))
         }
@@ -66,17 +82,22 @@ extension GOSTSchema {
             let (addr, addrNode) = try node.requiredString("addr", expected: "HOST:PORT of the proxy")
             let nodeProxy = try proxyProtocol(inMetadata: node["metadata"])
             let (connectorType, credentials) = try connector(node["connector"])
+            var probe: TargetProbeConfig?
+            if let probeNode = node["probe"] {
+                guard isFirst else { throw probeNode.error(ChainHop.laterHopHealth("probe")) }
+                probe = try Self.probe(probeNode)
+            }
             // GOST: a node's own proxyProtocol wins; otherwise it inherits the hop's.
             let said = NodeProtocol(
                 connector: connectorType, credentials: credentials,
-                sendProxy: nodeProxy.isSet ? nodeProxy.version : hopProxy.version)
+                sendProxy: nodeProxy.isSet ? nodeProxy.version : hopProxy.version, probe: probe)
             if let dialer = node["dialer"] { try checkDialer(dialer) }
             if let agreed, agreed != said {
                 throw nodeItem.error(
                     .conflict(
-                        "this node's connector, auth or proxyProtocol differs from the first node's of the hop; "
+                        "this node's connector, auth, proxyProtocol or probe differs from the first node's of the hop; "
                             + "Ringway's hop speaks one connector with one auth and one proxyProtocol to all its "
-                            + "nodes: make them the same, or put the node in a chain of its own"))
+                            + "nodes and probes them alike: make them the same, or put the node in a chain of its own"))
             }
             agreed = said
             let expanded = try addrNode.check { () throws(ConfigurationProblem) in
@@ -88,9 +109,11 @@ extension GOSTSchema {
             }
         }
         guard let agreed else { throw item.error(.missingKey("nodes", expected: "a list of nodes")) }
-        let hop = ChainHop(
+        var hop = ChainHop(
             agreed.connector, targets: targets, credentials: agreed.credentials, sendProxy: agreed.sendProxy,
             name: try map.string("name"))
+        hop.health = try item.check { () throws(ConfigurationProblem) in try health.make(commandLine: false) }
+        hop.health.probe = agreed.probe
         return (hop, located)
     }
 
@@ -140,6 +163,14 @@ extension GOSTSchema {
         var result: (version: ProxySendConfig.Version?, isSet: Bool) = (nil, false)
         for entry in try node.metadataEntries() {
             let lowered = entry.key.lowercased()
+            if let key = TargetHealthKeys.Key.named(lowered) {
+                throw entry.value.error(
+                    .keyOutOfScope(
+                        entry.key,
+                        use: key == .maxFails || key == .failTimeout
+                            ? "the hop's selector.\(key.name) (Ringway has no per-node values)"
+                            : "a probe block on each of the first hop's nodes (probe: {type: tcp, interval: 5s})"))
+            }
             guard lowered == "proxyprotocol" else {
                 if let hint = GOSTOnlyKeys.hint(for: lowered) {
                     throw entry.value.error(.unsupportedKey(entry.key, hint: hint))
@@ -154,13 +185,6 @@ extension GOSTSchema {
             )
         }
         return result
-    }
-
-    /// `selector`: the strategy round robin (`round`, `rr`); GOST's fail counting is not there yet.
-    static func strategy(_ node: SchemaNode) throws(ConfigurationError) {
-        let selector = try node.mapping(Keys.selector)
-        guard let text = try selector.string("strategy"), let place = selector["strategy"] else { return }
-        try place.check { () throws(ConfigurationProblem) in try ChainHop.checkStrategy(text, key: "strategy") }
     }
 
     /// `auth`: `username` and `password`, checked as a URL's `user:pass@` is.

@@ -69,19 +69,28 @@ extension GOSTSchema {
             ["name", "addr"],
             gostOnly: [
                 "host", "network", "protocol", "path", "bypass", "bypasses", "http", "tls", "auth", "metadata",
-                "filter", "matcher",
+                "filter", "matcher", "probe",
             ],
             hints: [
-                "metadata": "to send PROXY headers to the targets set handler.metadata.proxyProtocol",
+                "metadata": "to send PROXY headers to the targets set handler.metadata.proxyProtocol; for maxFails "
+                    + "and failTimeout use forwarder.selector (Ringway has no per-node values)",
                 "network": "remove it (TCP only)",
+                "probe": "to probe the targets set metadata.probeInterval (and probeTimeout) on the service: "
+                    + "Ringway probes every target of a service alike",
             ])
 
-        static let selector = SchemaKeys(
-            ["strategy"],
-            gostOnly: ["maxFails", "failTimeout"],
+        static let selector = SchemaKeys(["strategy", "maxFails", "failTimeout"])
+
+        /// GOST 3.3's node liveness probe (chain nodes); Ringway's probe is a TCP connect.
+        static let probe = SchemaKeys(
+            ["type", "addr", "interval", "timeout"],
+            gostOnly: ["httpPath", "httpHost", "httpHeaders", "expectedStatus", "command"],
             hints: [
-                "maxFails": "not yet: Ringway tries the next target on every failed connect and marks none dead",
-                "failTimeout": "not yet: Ringway tries the next target on every failed connect and marks none dead",
+                "httpPath": "remove it: Ringway's probe is a TCP connect (type: tcp)",
+                "httpHost": "remove it: Ringway's probe is a TCP connect (type: tcp)",
+                "httpHeaders": "remove it: Ringway's probe is a TCP connect (type: tcp)",
+                "expectedStatus": "remove it: Ringway's probe is a TCP connect (type: tcp)",
+                "command": "remove it: Ringway's probe is a TCP connect (type: tcp)",
             ])
 
         static let auth = SchemaKeys(["username", "password"])
@@ -99,7 +108,7 @@ extension GOSTSchema {
             ])
 
         static let node = SchemaKeys(
-            ["name", "addr", "connector", "dialer", "metadata"],
+            ["name", "addr", "connector", "dialer", "metadata", "probe"],
             gostOnly: [
                 "host", "network", "protocol", "path", "interface", "netns", "sockopts", "bypass", "bypasses",
                 "resolver", "hosts", "filter", "matcher", "http", "tls", "auth",

@@ -74,7 +74,13 @@ extension GOSTSchema {
                     ("name", .string(target.name ?? "target-\(index)")), ("addr", .string(target.description)),
                 ])
             }
-            entries.append(("forwarder", .map([("nodes", .list(nodes))])))
+            var forwarder: [(String, ConfigNode)] = []
+            // Through a chain the hop's selector counts, written with the hop.
+            if service.chain.isEmpty, service.health.hasSelector {
+                forwarder.append(("selector", renderSelector(service.health)))
+            }
+            forwarder.append(("nodes", .list(nodes)))
+            entries.append(("forwarder", .map(forwarder)))
         }
         let serviceMetadata = metadata(of: service, in: .service)
         if !serviceMetadata.isEmpty { entries.append(("metadata", .map(serviceMetadata))) }
@@ -119,6 +125,12 @@ extension GOSTSchema {
         if service.handshakeTimeout != defaults.handshakeTimeout {
             add(.handshakeTimeout, .string(service.handshakeTimeout.goDescription))
         }
+        if service.chain.isEmpty, let probe = service.health.probe {
+            add(.probeInterval, .string(probe.interval.goDescription))
+            if probe.timeout != TargetProbeConfig.defaultTimeout(interval: probe.interval) {
+                add(.probeTimeout, .string(probe.timeout.goDescription))
+            }
+        }
         return entries
     }
 
@@ -127,22 +139,45 @@ extension GOSTSchema {
             var connector: [(String, ConfigNode)] = [("type", .string(hop.connector.rawValue))]
             if let credentials = hop.credentials { connector.append(("auth", render(credentials))) }
             let nodes = hop.targets.enumerated().map { nodeIndex, target in
-                ConfigNode.map([
+                var node: [(String, ConfigNode)] = [
                     ("name", .string(target.name ?? "node-\(nodeIndex)")),
                     ("addr", .string(target.description)),
                     ("connector", .map(connector)),
                     ("dialer", .map([("type", .string("tcp"))])),
-                ])
+                ]
+                // GOST 3.3's node probe block, the same on every node of the hop.
+                if let probe = hop.health.probe {
+                    node.append((
+                        "probe",
+                        .map([
+                            ("type", .string("tcp")), ("interval", .string(probe.interval.goDescription)),
+                            ("timeout", .string(probe.timeout.goDescription)),
+                        ])
+                    ))
+                }
+                return ConfigNode.map(node)
             }
-            var entries: [(String, ConfigNode)] = [
-                ("name", .string(hop.name ?? "hop-\(index)")), ("nodes", .list(nodes)),
-            ]
+            var entries: [(String, ConfigNode)] = [("name", .string(hop.name ?? "hop-\(index)"))]
+            if hop.health.hasSelector { entries.append(("selector", renderSelector(hop.health))) }
+            entries.append(("nodes", .list(nodes)))
             if let version = hop.sendProxy {
                 entries.append(("metadata", .map([("proxyProtocol", .plain(String(version.rawValue)))])))
             }
             return ConfigNode.map(entries)
         }
         return .map([("name", .string(name)), ("hops", .list(renderedHops))])
+    }
+
+    /// GOST's selector with the values that differ from its defaults.
+    private static func renderSelector(_ health: TargetHealthConfig) -> ConfigNode {
+        var entries: [(String, ConfigNode)] = []
+        if health.maxFails != TargetHealthConfig.defaultMaxFails {
+            entries.append(("maxFails", .plain(String(health.maxFails))))
+        }
+        if health.failTimeout != TargetHealthConfig.defaultFailTimeout {
+            entries.append(("failTimeout", .string(health.failTimeout.goDescription)))
+        }
+        return .map(entries)
     }
 
     private static func render(_ credentials: Credentials) -> ConfigNode {

@@ -141,9 +141,10 @@ extension GOSTSchema {
     ) throws(ConfigurationError) -> [TargetAddress] {
         let forwarder = try node.mapping(Keys.forwarder)
         if let selector = forwarder["selector"] {
-            let map = try selector.mapping(Keys.selector)
-            if let text = try map.string("strategy"), let place = map["strategy"] {
-                try place.check { () throws(ConfigurationProblem) in try settings.apply(key: "strategy", value: text) }
+            for entry in try selectorEntries(selector) {
+                try entry.place.check { () throws(ConfigurationProblem) in
+                    try settings.apply(key: entry.key, value: entry.text)
+                }
             }
         }
         if forwarder["nodes"] != nil, let written = forwarder["targets"] {
@@ -186,8 +187,11 @@ extension GOSTSchema {
                 let map = prefix == .service ? "metadata" : "\(prefix.rawValue).metadata"
                 throw entry.value.error(.keyOutOfScope(entry.key, use: "\(bare) in the service's \(map)"))
             }
-            if entry.key.lowercased() == "strategy" {
-                throw entry.value.error(.keyOutOfScope(entry.key, use: "forwarder.selector.strategy"))
+            // GOST reads the selector's keys from the selector; in metadata they mean nothing to it.
+            let lowered = entry.key.lowercased()
+            if lowered == "strategy" || TargetHealthKeys.Key.named(lowered).map({ [.maxFails, .failTimeout].contains($0) }) == true {
+                let name = TargetHealthKeys.Key.named(lowered)?.name ?? "strategy"
+                throw entry.value.error(.keyOutOfScope(entry.key, use: "forwarder.selector.\(name)"))
             }
             try entry.value.check { () throws(ConfigurationProblem) in
                 try settings.apply(scope: scope, name: entry.key, value: entry.text)

@@ -19,7 +19,7 @@ extension RingwayConfiguration {
     ) throws(ConfigurationError) {
         // Each -F is one hop, in order, as in GOST.
         var chain: [ChainHop] = []
-        for text in nodeURLs { chain.append(try ChainHop(parsing: text)) }
+        for (index, text) in nodeURLs.enumerated() { chain.append(try ChainHop(parsing: text, isFirst: index == 0)) }
         if chain.count > 1, let index = chain.firstIndex(where: { $0.connector == .forward }) {
             throw ConfigurationError(.forwardHopInChain, origin: .nodeURL(nodeURLs[index]))
         }

@@ -47,6 +47,9 @@ public struct ServiceConfig: Hashable, Sendable {
     /// The name of `chain` in a configuration file (`handler.chain`), so `-O` prints it back; nil
     /// on the command line, where GOST calls its one chain `chain-0`.
     public var chainName: String?
+    /// When `targets` are marked down and skipped, and the probe that checks them: the service's
+    /// selector (`-L ...?maxFails=`, `forwarder.selector`), or through `-F` the first hop's.
+    public var health = TargetHealthConfig()
     /// PROXY headers accepted from clients; nil when `proxyProtocol` is off.
     public var receiveProxy: ProxyReceiveConfig?
     /// PROXY header written to every upstream; nil when `handler.proxyProtocol` is off.

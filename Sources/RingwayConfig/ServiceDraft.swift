@@ -29,6 +29,13 @@ struct ServiceDraft {
                 "a -F forward:// node would take every request of this \(handler) service whatever the client asked; "
                     + "use an http://, socks5:// or socks4:// hop to tunnel requests")
         }
+        // Through -F Ringway connects to the first hop's nodes, which that hop's keys govern.
+        if let key = settings.firstHealthKey, node != nil || !proxyChain.isEmpty {
+            throw .conflict(
+                "\(key): through a chain Ringway connects to the first hop's nodes, not to these targets, and marks "
+                    + "only those down; put the selector and probe keys on the first hop (-F ...?\(key)=, or the "
+                    + "hop's selector and its nodes' probe in a file)")
+        }
         var services: [ServiceConfig] = []
         for (offset, port) in ports.enumerated() {
             let listen = ListenAddress(host: listenHost, port: UInt16(port))
@@ -58,6 +65,8 @@ struct ServiceDraft {
                 service.chain = proxyChain
                 service.chainTargets = chainTargets
             }
+            // The targets dialled are the -F hop's nodes: its selector and probe count.
+            if let first = node ?? proxyChain.first, kind != .whoami { service.health = first.health }
             services.append(service)
         }
         return services

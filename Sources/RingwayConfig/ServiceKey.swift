@@ -27,6 +27,10 @@ enum ServiceKey: Hashable, CaseIterable {
     case strategy
     case requestTimeout
     case handshakeTimeout
+    case maxFails
+    case failTimeout
+    case probeInterval
+    case probeTimeout
 
     /// The key as documented, without a scope prefix.
     var name: String {
@@ -46,19 +50,35 @@ enum ServiceKey: Hashable, CaseIterable {
         case .strategy: return "strategy"
         case .requestTimeout: return "requestTimeout"
         case .handshakeTimeout: return "handshakeTimeout"
+        case .maxFails: return "maxFails"
+        case .failTimeout: return "failTimeout"
+        case .probeInterval: return "probeInterval"
+        case .probeTimeout: return "probeTimeout"
         }
     }
 
-    /// nil for the forwarder's selector keys, which GOST reads before scoping: bare only.
+    /// The selector and probe keys, which `TargetHealthKeys` reads.
+    var healthKey: TargetHealthKeys.Key? {
+        switch self {
+        case .maxFails: return .maxFails
+        case .failTimeout: return .failTimeout
+        case .probeInterval: return .probeInterval
+        case .probeTimeout: return .probeTimeout
+        default: return nil
+        }
+    }
+
+    /// nil for the forwarder's selector keys, which GOST reads before scoping: bare only. The
+    /// probe keys are Ringway's own and live in the service's metadata.
     var home: MetadataScope? {
         switch self {
         case .receiveProxy, .receivePolicy, .trustedProxies, .receiveTimeout, .receiveMaximumHeader,
-            .dialTimeout, .maxConnections:
+            .dialTimeout, .maxConnections, .probeInterval, .probeTimeout:
             return .service
         case .sendProxy, .uniqueIDTLV, .crc32cTLV, .passthroughTLVs, .idleTimeout, .splice, .requestTimeout,
             .handshakeTimeout:
             return .handler
-        case .strategy:
+        case .strategy, .maxFails, .failTimeout:
             return nil
         }
     }
@@ -81,6 +101,9 @@ enum ServiceKey: Hashable, CaseIterable {
         case (.sendProxy, .forward), (.uniqueIDTLV, .forward), (.crc32cTLV, .forward), (.passthroughTLVs, .forward),
             (.dialTimeout, .forward), (.splice, .forward), (.strategy, .forward):
             return true
+        // A proxy service's upstreams are whatever clients ask for; through -F, the hop's keys count.
+        case (.maxFails, .forward), (.failTimeout, .forward), (.probeInterval, .forward), (.probeTimeout, .forward):
+            return true
         // A proxy service writes its header after the handshake, when the received one is gone:
         // no passthrough.
         case (.sendProxy, .proxy), (.uniqueIDTLV, .proxy), (.crc32cTLV, .proxy), (.dialTimeout, .proxy), (.splice, .proxy):
@@ -96,7 +119,8 @@ enum ServiceKey: Hashable, CaseIterable {
     /// names and prefixes match case-insensitively, as GOST's metadata lookups do.
     static func resolve(_ written: String) throws(ConfigurationProblem) -> ServiceKey {
         let (scope, name) = split(written)
-        let lowered = name.lowercased()
+        // GOST's command line also reads `max_fails` and `fail_timeout`.
+        let lowered = aliases[name.lowercased()] ?? name.lowercased()
         let candidates = allCases.filter { $0.name.lowercased() == lowered }
         guard !candidates.isEmpty else {
             if let hint = GOSTOnlyKeys.hint(for: lowered) { throw .unsupportedKey(written, hint: hint) }
@@ -125,12 +149,15 @@ enum ServiceKey: Hashable, CaseIterable {
         return (nil, Substring(written))
     }
 
+    private static let aliases = ["max_fails": "maxfails", "fail_timeout": "failtimeout"]
+
     /// Names people reach for that mean one of ours.
     private static let misspellings: [String: String] = [
         "connecttimeout": "dialTimeout", "timeout": "dialTimeout", "dial.timeout": "dialTimeout",
         "readtimeout": "idleTimeout", "maxconns": "maxConnections", "maxconn": "maxConnections",
         "trustedproxy": "trustedProxies", "proxyprotocolversion": "handler.proxyProtocol",
-        "sendproxyprotocol": "handler.proxyProtocol",
+        "sendproxyprotocol": "handler.proxyProtocol", "maxfail": "maxFails", "healthcheck": "probeInterval",
+        "probe": "probeInterval", "checkinterval": "probeInterval",
     ]
 }
 
@@ -150,11 +177,8 @@ enum GOSTOnlyKeys {
     private static let hints: [String: String] = [
         "climiter": "GOST closes connections over the limit; Ringway leaves them queued until a slot frees: use maxConnections=N",
         "rlimiter": "remove it (no rate limiting)",
-        "retries": "Ringway tries each target once per connection, then the next one",
-        "maxfails": "Ringway tries the next target on every failed connect and marks none dead",
-        "max_fails": "Ringway tries the next target on every failed connect and marks none dead",
-        "failtimeout": "Ringway tries the next target on every failed connect and marks none dead",
-        "fail_timeout": "Ringway tries the next target on every failed connect and marks none dead",
+        "retries": "Ringway tries each target once per connection, then the next one (maxFails and failTimeout mark "
+            + "failing targets down)",
         "interface": "remove it", "so_mark": "remove it", "netns": "remove it", "netns.out": "remove it",
         "bypass": "remove it", "admission": "remove it", "resolver": "remove it (the system resolver is used)",
         "hosts": "remove it (the system resolver reads /etc/hosts)", "auth": "remove it", "dns": "remove it",

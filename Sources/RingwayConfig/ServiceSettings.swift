@@ -24,6 +24,9 @@ struct ServiceSettings {
     private var splice: Bool?
     private var requestTimeout: Duration?
     private var handshakeTimeout: Duration?
+    private var health = TargetHealthKeys()
+    /// The keys come from a `-L` query: GOST's command line defaults failTimeout differently.
+    var commandLine = false
 
     /// A v2 header is 16 bytes plus a length; 232 holds the largest address block (two AF_UNIX paths).
     static let maximumHeaderRange = 232...(16 + 65535)
@@ -116,8 +119,15 @@ struct ServiceSettings {
                     expected: "round or rr (Ringway starts at the next target each time)"
                 )
             }
+            health.strategyWritten = true
+        case .maxFails, .failTimeout, .probeInterval, .probeTimeout:
+            guard let healthKey = serviceKey.healthKey else { return }
+            try health.apply(healthKey, written: key, value: value)
         }
     }
+
+    /// The first selector or probe key written, as spelled (nil: none).
+    var firstHealthKey: String? { health.firstWritten }
 
     /// The service these settings describe, after the checks that need several keys. `node` is the
     /// `-F` hop, which may also ask for a PROXY header.
@@ -139,6 +149,7 @@ struct ServiceSettings {
         if let splice { service.splice = splice }
         if let requestTimeout { service.requestTimeout = requestTimeout }
         if let handshakeTimeout { service.handshakeTimeout = handshakeTimeout }
+        service.health = try health.make(commandLine: commandLine)
         return service
     }
 

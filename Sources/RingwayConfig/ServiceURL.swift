@@ -53,6 +53,7 @@ public enum ServiceURL {
         let host = try bind.listenHost()
 
         var settings = ServiceSettings(kind: kind, handler: handler)
+        settings.commandLine = true
         for item in try url.query.map(QueryItem.parse) ?? [] {
             try settings.apply(key: item.key, value: item.value)
         }

@@ -154,8 +154,15 @@ extension Descriptor {
         Descriptor(rawValue: try systemCall { open("/proc/self/fd/\(rawValue)", O_WRONLY | O_NONBLOCK | O_CLOEXEC) })
     }
 
-    /// /dev/zero, read-only.
+    /// /dev/zero, read-only. ENODEV when the path is not the character device (a chroot or an
+    /// image can have a plain file there, which reads as empty and would take no buffer).
     public static func zeroDevice() throws(Errno) -> Descriptor {
-        Descriptor(rawValue: try systemCall { open("/dev/zero", O_RDONLY | O_CLOEXEC) })
+        let descriptor = Descriptor(rawValue: try systemCall { open("/dev/zero", O_RDONLY | O_CLOEXEC) })
+        var status = stat()
+        guard fstat(descriptor.rawValue, &status) == 0, status.st_mode & S_IFMT == S_IFCHR else {
+            descriptor.closeNow()
+            throw Errno(rawValue: ENODEV)
+        }
+        return descriptor
     }
 }

@@ -28,12 +28,16 @@ extension RingView {
     /// attempt when the socket is known to be empty (it was just drained), going straight to
     /// waiting for data.
     @inlinable
-    public func prepareReceive(socket: Descriptor, bufferGroup group: UInt16, pollFirst: Bool = false, userData: UInt64) {
+    public func prepareReceive(
+        socket: Descriptor, bufferGroup group: UInt16, pollFirst: Bool = false, multishot: Bool = false, userData: UInt64
+    ) {
         let sqe = nextSubmission()
         io_uring_prep_recv(sqe, socket.rawValue, nil, 0, 0)
         sqe.pointee.flags |= ringway_IOSQE_BUFFER_SELECT
         sqe.pointee.buf_group = group
         if pollFirst { sqe.pointee.ioprio |= UInt16(IORING_RECVSEND_POLL_FIRST) }
+        // Stays armed, posting a completion with IORING_CQE_F_MORE per read, until one without.
+        if multishot { sqe.pointee.ioprio |= UInt16(IORING_RECV_MULTISHOT) }
         io_uring_sqe_set_data64(sqe, userData)
     }
 
@@ -142,10 +146,12 @@ extension RingView {
     }
 
     /// Closes a descriptor when the ring takes the request (a socket closes inline, no thread hop).
+    /// Only a failure posts a completion: nothing is done with a success (two per connection).
     @inlinable
     public func prepareClose(descriptor: Descriptor, userData: UInt64) {
         let sqe = nextSubmission()
         io_uring_prep_close(sqe, descriptor.rawValue)
+        sqe.pointee.flags |= ringway_IOSQE_CQE_SKIP_SUCCESS
         io_uring_sqe_set_data64(sqe, userData)
     }
 }

@@ -111,6 +111,11 @@ struct RingwayCommand: ParsableCommand {
     @Option(name: .long, help: "Buffers one direction of a connection may hold before it stops reading.")
     var buffersPerDirection: Int = 2
 
+    @Flag(name: .long, help: ArgumentHelp(
+        "Receive with one request per read instead of one multishot receive per direction (for measuring).",
+        visibility: .hidden))
+    var singleShotReceive = false
+
     @Option(name: .long, help: ArgumentHelp(
         "Most memory all workers together may hold in receive buffers, e.g. 512MiB (default: a quarter of RAM, at most 1GiB).",
         valueName: "size"))

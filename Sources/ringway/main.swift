@@ -3,12 +3,20 @@ import Glibc
 import Relay
 import RingwayConfig
 import RingwayConfigFile
+import SystemdNotify
 
 /// Prints one line to stderr and exits: the way every start-up problem ends.
 func fail(_ message: String, code: Int32 = 1) -> Never {
     let line = "ringway: \(message)\n"
     _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
     exit(code)
+}
+
+// Swift's runtime on Linux finds argv by locating the stack in /proc/self/maps. Without /proc (a
+// chroot, a bare container root) it finds none, not even the program's name, and ringway would
+// start from /etc/ringway/ringway.yaml as if no flag had been given: refuse instead.
+if CommandLine.arguments.isEmpty {
+    fail("cannot read the command line: Swift's runtime finds it through /proc/self/maps; mount /proc")
 }
 
 let command: RingwayCommand
@@ -67,6 +75,7 @@ var options = EngineOptions(
     drainTimeout: configuration.drainTimeout)
 if let text = command.bufferMemory, let limit = ByteSize.parse(text) { options.bufferMemoryLimit = limit }
 options.startupWarnings = configuration.warnings
+options.multishotReceive = !command.singleShotReceive
 do {
     // The split over workers and pools is checked here, where a bad value is a usage error.
     _ = try BufferPlan(
@@ -118,22 +127,28 @@ if let path = command.handoverSocket {
         engine.note("cannot serve \(path): \(error); a successor will bind sockets of its own", kind: "handover", level: .warn)
     }
 }
+// Every worker accepts on every service now: tell systemd (Type=notify), if it asked.
+let reports = ServiceManagerReports(engine: engine, notifier: ServiceNotifier.fromEnvironment())
+reports.ready()
 
 /// SIGHUP: read the configuration again and apply it; anything that does not validate, resolve
 /// or bind leaves the running configuration as it is.
-func reload() {
+func reload() -> ReloadOutcome {
     guard source.canReload else {
-        engine.refuseReload("the configuration came from standard input, which cannot be read again; nothing changed")
-        return
+        let reason = "the configuration came from standard input, which cannot be read again; nothing changed"
+        engine.refuseReload(reason)
+        return .refused(reason)
     }
     do {
         var next = try source.load()
         try next.resolveTargets()
-        _ = try engine.reload(services: next.engineServices, logLevel: next.logLevel, warnings: next.warnings)
+        let summary = try engine.reload(services: next.engineServices, logLevel: next.logLevel, warnings: next.warnings)
+        return .applied(summary.description)
     } catch let error as ReloadError {
-        _ = error  // the engine logged and counted it
+        return .refused(error.description)  // the engine logged and counted it
     } catch {
         engine.refuseReload("\(error); the running configuration is kept")
+        return .refused("\(error)")
     }
 }
 
@@ -144,15 +159,20 @@ while !engine.isFinished {
     var timeout = timespec(tv_sec: 0, tv_nsec: handoverServer == nil ? 100_000_000 : 20_000_000)
     let received = sigtimedwait(&handledSignals, nil, &timeout)
     handoverServer?.serveWaiting(engine)
+    reports.tick()
     guard received > 0 else { continue }
     if received == SIGHUP {
-        if !draining { reload() }
+        guard !draining else { continue }
+        reports.reloading()
+        reports.reloaded(reload())
     } else if draining {
+        reports.stoppingNow()
         engine.stop()
     } else {
         draining = true
         handoverServer?.close()
         handoverServer = nil
+        reports.drainStarted(timeout: configuration.drainTimeout)
         engine.drain()
     }
 }

@@ -75,7 +75,8 @@ struct ByteOrderTests {
         #expect(relay.eventually(seconds: 10) { upstream.recorded.count == connections })
         let seen = upstream.recorded.map(Self.parse)
         let wrong = seen.filter { $0.payload != Self.expected }
-        #expect(wrong.isEmpty, "\(wrong.count) of \(connections) out of order, e.g. \(wrong.first?.payload.prefix(48) ?? "")")
+        let closes = relay.closeSummary()
+        #expect(wrong.isEmpty, "\(wrong.count) of \(connections) out of order, e.g. \(wrong.first?.payload.prefix(48) ?? ""); closes: \(closes)")
         // The header out names the client: the one the received header named, else the socket's.
         let source = test.receiveHeader ? "203.0.113.7:5555" : nil
         for (headerSource, _) in seen {

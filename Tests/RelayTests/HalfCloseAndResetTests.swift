@@ -76,7 +76,7 @@ struct HalfCloseAndResetTests {
             // Reading late keeps the relay's last sends in flight when the upstream's FIN lands.
             usleep(100_000)
             let answer = try? Sockets.receiveAll(client)
-            #expect(answer?.count == response.count, "round \(round)")
+            #expect(answer?.count == response.count, "round \(round); closes: \(relay.closeSummary())")
             if answer?.count != response.count { break }
         }
     }

@@ -1,5 +1,6 @@
 import Glibc
 import Relay
+import RingwayConfig
 import RingwayTestSupport
 import Testing
 
@@ -53,7 +54,32 @@ struct UpstreamFailureTests {
             shutdown(client, Int32(SHUT_WR))
             #expect(String(decoding: try Sockets.receiveAll(client), as: UTF8.self) == "ping \(round)")
         }
-        // Round robin from the first target: rounds 0 and 2 start at the dead one.
-        #expect(relay.metric("ringway_upstream_connect_failures_total") == 2)
+        // Round robin from the first target: round 0 starts at the dead one, which marks it down
+        // (GOST's default fail filter: one failure, skipped for 10s), so round 2 skips it.
+        #expect(relay.metric("ringway_upstream_connect_failures_total") == 1)
+    }
+
+    /// Timeouts count as failures (GOST users' complaint: a target that swallows SYNs kept
+    /// costing every client a connect timeout). After the first one, clients go straight to the
+    /// other target, on both workers.
+    @Test func aTargetWhoseConnectsTimeOutIsSkippedByTheNextClients() throws {
+        let (port, sockets) = try unansweredPort()
+        defer { sockets.forEach { close($0) } }
+        let echo = try ScriptedUpstream.echo(greeting: "echo")
+        defer { echo.stop() }
+        var service = forwardService(to: [port, echo.port], connectTimeout: .milliseconds(300))
+        service.health = TargetHealthConfig(maxFails: 1, failTimeout: .seconds(60))
+        let relay = try RelayFixture([service], workers: 2)
+        defer { relay.stop() }
+        for round in 0..<6 {
+            let client = try Sockets.connect(port: relay.port, timeoutSeconds: 5)
+            defer { close(client) }
+            let (bytes, _) = Sockets.receiveOnce(client)
+            #expect(String(decoding: bytes, as: UTF8.self) == "echo", "round \(round)")
+        }
+        #expect(relay.metric("ringway_upstream_connect_timeouts_total") == 1)
+        let line = relay.logs.waitForLine(containing: ["\"kind\":\"node\"", "\"node\":\"target-0\"", "marked down"])
+        #expect(line?.contains("last: connect timed out") == true, "\(line ?? "none")")
+        #expect(line?.contains("\"level\":\"warn\"") == true)
     }
 }

@@ -98,9 +98,13 @@ struct ConfigFileParseTests {
                 + "connections over the limit; Ringway leaves them queued until a slot frees: set metadata.maxConnections on the service"
         ),
         (
-            tcpService + "    selector:\n      maxFails: 3\n",
-            "ringway.yaml:10:7: services[0].forwarder.selector.maxFails: key maxFails is a GOST option Ringway does not support; "
-                + "not yet: Ringway tries the next target on every failed connect and marks none dead"
+            tcpService + "    selector:\n      maxFails: 0\n",
+            "ringway.yaml:10:17: services[0].forwarder.selector.maxFails: maxFails=0 is not valid; expected an integer from 1"
+        ),
+        (
+            tcpService + "    selector:\n      failTimeout: 60\n",
+            "ringway.yaml:10:20: services[0].forwarder.selector.failTimeout: failTimeout=60 is not valid; expected a "
+                + "duration with a unit, e.g. 60s (GOST reads a bare number here as nanoseconds)"
         ),
         (
             tcpService + "    selector:\n      strategy: fifo\n",
@@ -172,7 +176,7 @@ struct ConfigFileParseTests {
         // Chains.
         (
             "chains:\n- name: c\n  hops:\n  - nodes:\n    - addr: a:1\n    - addr: b:1\n      connector: {type: socks5}\n",
-            "ringway.yaml:6:7: chains[0].hops[0].nodes[1]: this node's connector, auth or proxyProtocol differs from the first node's"
+            "ringway.yaml:6:7: chains[0].hops[0].nodes[1]: this node's connector, auth, proxyProtocol or probe differs from the first node's"
         ),
         (
             "chains:\n- name: c\n  hops:\n  - nodes:\n    - addr: a:1\n      connector: {type: relay}\n",

@@ -38,6 +38,15 @@ struct RoundTripTests {
                 "whoami://0.0.0.0:8081?proxyProtocol=1&requestTimeout=3s&idleTimeout=10s&maxConnections=7",
             ], []
         ),
+        // Target health: GOST's selector keys (30s failTimeout by GOST's command-line default),
+        // Ringway's probe, and the same on a lone forward node and on a chain's first hop.
+        (["tcp://:8000/10.0.0.1:80,10.0.0.2:80?maxFails=3&failTimeout=45s&probeInterval=2s&probeTimeout=500ms"], []),
+        (["tcp://:8000/10.0.0.1:80,10.0.0.2:80?strategy=round&probeInterval=1m"], []),
+        (["tcp://:8080"], ["forward://10.0.0.1:9000,10.0.0.2:9000?maxFails=2"]),
+        (
+            [":8080", "tcp://:8081/internal.example:80"],
+            ["http://10.0.0.1:3128,10.0.0.2:3128?maxFails=2&failTimeout=20s&probeInterval=5s", "socks5://10.0.0.3:1080?strategy=round"]
+        ),
         // Three hops with credentials, PROXY headers to two of them, two nodes on the first.
         (
             ["socks5://alice:s3cret@127.0.0.1:1080", "tcp://:8081/internal.example:80"],

@@ -9,7 +9,12 @@ struct ChainHopTests {
         ("forward://10.0.0.1:9000", ChainHop(targets: [target("10.0.0.1", 9000)])),
         ("forward+tcp://a:1,b:2?proxyProtocol=2", ChainHop(targets: [target("a", 1), target("b", 2)], sendProxy: .v2)),
         ("forward://[::1]:9000?hop.proxyProtocol=1", ChainHop(targets: [target("::1", 9000)], sendProxy: .v1)),
-        ("forward://:9000-9001?strategy=round", ChainHop(targets: [target("", 9000), target("", 9001)])),
+        // GOST: a query with selector keys defaults failTimeout to 30s (10s without any).
+        ("forward://:9000-9001?strategy=round", {
+            var hop = ChainHop(targets: [target("", 9000), target("", 9001)])
+            hop.health.failTimeout = .seconds(30)
+            return hop
+        }()),
         ("FORWARD://h:1?proxyProtocol=0", ChainHop(targets: [target("h", 1)])),
         // GOST's proxy connectors; no scheme is its http connector.
         ("10.0.0.1:8080", ChainHop(.http, targets: [target("10.0.0.1", 8080)])),

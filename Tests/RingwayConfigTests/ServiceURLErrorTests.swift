@@ -134,7 +134,21 @@ let invalidServiceURLs: [InvalidServiceURL] = [
         base + "climiter=100",
         "key climiter is a GOST option Ringway does not support; GOST closes connections over the limit"
     ),
-    .init(base + "maxFails=1", "key maxFails is a GOST option Ringway does not support"),
+    // Target health: GOST's selector keys and Ringway's probe.
+    .init(base + "maxFails=0", "maxFails=0 is not valid; expected an integer from 1 to 2147483647 (failures in a row)"),
+    .init(base + "maxFails=three", "maxFails=three is not valid; expected an integer"),
+    .init(base + "maxFails=2&max_fails=3", "key max_fails is given more than once"),
+    .init(base + "failTimeout=0", "failTimeout=0 is not valid; expected a duration of at least 1ms, e.g. 10s (GOST reads 0 as its default)"),
+    .init(base + "fail_timeout=-1s", "fail_timeout=-1s is not valid"),
+    .init(base + "failTimeout=soon", "failTimeout: \"soon\" is not a duration"),
+    .init(base + "probeInterval=50ms", "probeInterval=50ms is not valid; expected a duration of at least 100ms, e.g. 5s"),
+    .init(base + "probeInterval=1s&probeTimeout=0", "probeTimeout=0 is not valid; expected a duration of at least 1ms"),
+    .init(base + "probeTimeout=1s", "probeTimeout needs probeInterval (the probe runs only with an interval)"),
+    .init(base + "handler.maxFails=2", "key handler.maxFails has no effect in that scope; use maxFails without a prefix"),
+    .init(base + "handler.probeInterval=2s", "use probeInterval or service.probeInterval"),
+    .init(":8080?maxFails=2", "key maxFails has no effect on auto:// services"),
+    .init("whoami://:8080?probeInterval=1s", "key probeInterval has no effect on whoami:// services"),
+    .init(base + "retries=2", "key retries is a GOST option Ringway does not support; Ringway tries each target once per connection"),
     .init(base + "handler.retries=2", "key handler.retries is a GOST option Ringway does not support"),
     .init(base + "limiter.in=10MB", "key limiter.in is a GOST option Ringway does not support"),
     .init(base + "trustedProxies=%zz", "\"%zz\" has a bad percent escape"),
@@ -173,7 +187,7 @@ struct ServiceURLErrorTests {
                 "proxyProtocolMaxHeader",
                 "handler.proxyProtocol", "proxyProtocolTLV.uniqueId", "proxyProtocolTLV.crc32c",
                 "proxyProtocolTLV.passthrough", "dialTimeout", "idleTimeout", "maxConnections", "splice", "strategy",
-                "requestTimeout", "handshakeTimeout",
+                "requestTimeout", "handshakeTimeout", "maxFails", "failTimeout", "probeInterval", "probeTimeout",
             ]
         )
     }

@@ -170,8 +170,9 @@ let validServiceURLs: [ValidServiceURL] = [
     .init("tcp://:8080/x:80?handler.idleTimeout=2h", forward(eight080, x80) { $0.idleTimeout = .seconds(7200) }),
     .init("tcp://:8080/x:80?splice=TRUE", forward(eight080, x80) { $0.splice = true }),
     .init("tcp://:8080/x:80?splice=0", forward(eight080, x80)),
-    .init("tcp://:8080/x:80?strategy=round", forward(eight080, x80)),
-    .init("tcp://:8080/x:80?strategy=rr", forward(eight080, x80)),
+    // GOST: selector keys in the query make failTimeout default 30s.
+    .init("tcp://:8080/x:80?strategy=round", forward(eight080, x80) { $0.health.failTimeout = .seconds(30) }),
+    .init("tcp://:8080/x:80?strategy=rr", forward(eight080, x80) { $0.health.failTimeout = .seconds(30) }),
     // The diagnostic service.
     .init("whoami://:8080", whoami(eight080)),
     .init("whoami://:8080/", whoami(eight080)),

@@ -25,6 +25,48 @@ struct RingTests {
         #expect(try completions.first?.result.get() == 0)
     }
 
+    /// A successful close posts nothing (the worker never looks at it); a failed one still does.
+    @Test func closeCompletesOnlyOnFailure() throws {
+        let ring = try Ring(entries: 8, completionEntries: 16)
+        let descriptor = open("/dev/null", O_RDONLY)
+        #expect(descriptor >= 0)
+        ring.view.prepareClose(descriptor: Descriptor(rawValue: descriptor), userData: 1)
+        ring.view.prepareClose(descriptor: Descriptor(rawValue: descriptor), userData: 2)  // closed by then
+        ring.view.prepareNop(userData: 3)
+        let completions = try reap(ring)
+        #expect(completions.map(\.userData).sorted() == [2, 3], "the first close succeeded silently")
+        #expect(completions.first { $0.userData == 2 }.map { $0.result == .failure(Errno(rawValue: EBADF)) } == true)
+        #expect(fcntl(descriptor, F_GETFD) == -1, "the descriptor is closed")
+    }
+
+    /// A multishot receive completes once per read with F_MORE and stays armed until the peer's
+    /// end, whose completion comes without it.
+    @Test func multishotReceiveStaysArmedUntilTheEnd() throws {
+        let ring = try Ring(entries: 8, completionEntries: 16)
+        var pool = try ProvidedBufferRing(group: 3, count: 4, size: 64)
+        try pool.register(with: ring.view)
+        var pair: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0)
+        defer { close(pair[0]) }
+        ring.view.prepareReceive(socket: Descriptor(rawValue: pair[0]), bufferGroup: 3, multishot: true, userData: 9)
+        for round in 0..<6 {
+            let message = Array("message \(round)".utf8)
+            #expect(write(pair[1], message, message.count) == message.count)
+            let completion = try #require(try reap(ring).first)
+            #expect(completion.userData == 9 && completion.hasMore)
+            #expect(try completion.result.get() == Int32(message.count))
+            let id = try #require(completion.bufferID)
+            #expect(Array(UnsafeRawBufferPointer(start: pool.buffer(id), count: message.count)) == message)
+            pool.recycle(id)
+            pool.publish()
+        }
+        close(pair[1])
+        let end = try #require(try reap(ring).first)
+        #expect(end.userData == 9 && !end.hasMore)
+        #expect(try end.result.get() == 0)
+        pool.unregister(from: ring.view)
+    }
+
     @Test func ringPrefersDeferredTaskRun() throws {
         let ring = try Ring(entries: 8, completionEntries: 16)
         #expect(ring.setupFlags == RingSetupFlags.singleIssuerDeferTaskrun.rawValue)

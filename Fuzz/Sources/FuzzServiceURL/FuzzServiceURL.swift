@@ -110,8 +110,17 @@ private func checkServices(_ services: [ServiceConfig], chain: [ChainHop], first
         invariant(
             service.receiveProxy == head.receiveProxy && service.sendProxy == head.sendProxy
                 && service.connectTimeout == head.connectTimeout && service.idleTimeout == head.idleTimeout
-                && service.maxConnections == head.maxConnections && service.splice == head.splice,
+                && service.maxConnections == head.maxConnections && service.splice == head.splice
+                && service.health == head.health,
             "settings differ between the services of one URL: \(context)")
+        // Target health: within the documented ranges, and the first hop's through -F.
+        invariant(
+            service.health.maxFails >= 1 && service.health.failTimeout >= .milliseconds(1)
+                && (service.health.probe.map { $0.interval >= .milliseconds(100) && $0.timeout >= .milliseconds(1) } ?? true),
+            "health out of range \(service.health): \(context)")
+        if let first = node ?? proxyChain.first, service.kind != .whoami {
+            invariant(service.health == first.health, "health \(service.health) is not the first hop's: \(context)")
+        }
         checkListen(service.listen, context: context.text)
         // Services of a port range often share one target list: check each list once.
         if offset == 0 || service.targets != services[offset - 1].targets {

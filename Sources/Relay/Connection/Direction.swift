@@ -21,8 +21,17 @@ struct Direction {
     var queue = InlineArray<8, PendingSend>(repeating: PendingSend(buffer: 0, start: 0, end: 0))
     var head: UInt8 = 0
     var count: UInt8 = 0
+    // The flags sit together so the struct stays 128 bytes (idle memory per connection).
     /// A read from the source is in flight: a receive (copy), a fill or a wait for readable (splice).
     var reading = false
+    /// Copy mode: the receive in flight is multishot; it stays armed across completions until
+    /// one arrives without IORING_CQE_F_MORE.
+    var multishot = false
+    /// A cancel of the multishot receive is in flight because the direction reached its limit.
+    var stopping = false
+    /// The direction once reached its buffer limit (a bulk transfer whose sink is slower): it
+    /// receives single-shot from then on, so backpressure costs no cancel per buffer.
+    var singleShot = false
     /// A write to the sink is in flight: a send (copy), a drain or a wait for writable (splice).
     var writing = false
     /// The source sent FIN: no more reads.
@@ -32,18 +41,19 @@ struct Direction {
     /// A receive found the buffer pool empty; the direction is in the worker's `BufferWaitQueue`
     /// (linked through the two keys) until buffers come back.
     var waitingForBuffers = false
-    var waitNext: Int32 = -1
-    var waitPrevious: Int32 = -1
     /// A poll for errors on the source is armed while waiting for buffers.
     var watchArmed = false
     /// The last receive left the socket empty, so the next one may wait for data straight away.
     var sourceDrained = false
+    var waitNext: Int32 = -1
+    var waitPrevious: Int32 = -1
     /// Splice mode: bytes sitting in this direction's pipe.
     var pipeBytes: UInt32 = 0
     /// Bytes received from the source (logged as inputBytes/outputBytes).
     var bytes: UInt64 = 0
 
     var isEmpty: Bool { count == 0 }
+    var isFull: Bool { Int(count) == Direction.capacity }
 
     mutating func enqueue(_ send: PendingSend) {
         precondition(Int(count) < Direction.capacity, "direction queue overflow")

@@ -69,6 +69,8 @@ struct Connecting {
     /// Requested targets: how many candidate addresses the scratch chunk holds (`address`
     /// indexes them), and the port asked for.
     var candidates: UInt8 = 0
+    /// Every target was marked down when the connection started: try them all regardless.
+    var ignoresHealth = false
     /// Through `-F` proxy hops: what the last hop is asked to connect to.
     var destination = Destination()
 }

@@ -126,16 +126,30 @@ extension Engine {
         for (position, slot) in match.kept + match.changed { layout[position] = slot }
         for entry in opened { layout[entry.position] = entry.slot }
         for slot in match.removed { shared.retire(slot, workers: controls.count) }
+        // New health groups, one per new or changed configuration, shared by every worker; kept
+        // targets keep their state (see `TargetHealthRegistry.makeGroup`).
+        let addedHealth = opened.map { targetHealth.makeGroup(for: running[$0.position]) }
+        let changedHealth = match.changed.map { targetHealth.makeGroup(for: running[$0.position]) }
         state.generation += 1
         let generation = state.generation
         for (worker, control) in controls.enumerated() {
             control.post(WorkerReload(
                 generation: generation,
-                added: opened.map { .init(slot: $0.slot, config: running[$0.position], socket: $0.sockets[worker]) },
-                changed: match.changed.map { .init(slot: $0.slot, config: running[$0.position]) },
+                added: zip(opened, addedHealth).map {
+                    .init(slot: $0.slot, config: running[$0.position], socket: $0.sockets[worker], health: $1)
+                },
+                changed: zip(match.changed, changedHealth).map {
+                    .init(slot: $0.slot, config: running[$0.position], health: $1)
+                },
                 removed: match.removed, logLevel: logLevel))
         }
         waitForWorkers(generation: generation)
+        targetHealth.commit(
+            placed: zip(opened.map(\.slot), addedHealth).map { ($0, $1) }
+                + zip(match.changed.map(\.slot), changedHealth).map { ($0, $1) },
+            removed: match.removed)
+        // Under the reload lock, so plans reach the prober in order.
+        startProbes(logLevel: logLevel)
 
         var summary = ReloadSummary(generation: generation)
         summary.added = opened.map { running[$0.position].name }

@@ -30,6 +30,9 @@ public final class Engine: @unchecked Sendable {
 
     let shared: SharedServiceState
     let metrics: MetricsSource
+    /// Each running service's target health (workers share the groups) and the probe thread.
+    let targetHealth: TargetHealthRegistry
+    let prober: HealthProber
     let controls: [WorkerControl]
     private let listenSockets: [[Descriptor]]  // [worker][service]
     /// Which service each slot holds, and the reload count; reloads take the lock for their
@@ -91,6 +94,8 @@ public final class Engine: @unchecked Sendable {
         self.slots = Mutex((ServiceSlots(services: resolvedServices, sockets: socketsByService, capacity: capacity), 0))
         self.shared = SharedServiceState(count: capacity)
         self.metrics = MetricsSource(serviceNames: services.map(\.name), capacity: capacity, shared: shared)
+        self.targetHealth = TargetHealthRegistry(services: resolvedServices)
+        metrics.targetHealth = targetHealth
         var controls: [WorkerControl] = []
         do {
             for worker in 0..<options.workers {
@@ -103,6 +108,12 @@ public final class Engine: @unchecked Sendable {
         self.controls = controls
         let logOutput = LogOutput.open(Descriptor(rawValue: options.logDescriptor))
         self.logOutput = logOutput
+        do {
+            self.prober = try HealthProber(logOutput: logOutput)
+        } catch {
+            perWorker.joined().forEach { $0.closeNow() }
+            throw .resources("cannot create the probe thread's wake-up eventfd: \(error)")
+        }
         metrics.attach(controls)
         var realtime = timespec()
         clock_gettime(CLOCK_REALTIME, &realtime)
@@ -139,12 +150,14 @@ public final class Engine: @unchecked Sendable {
     /// others are stopped again).
     public func start() throws(EngineError) {
         var started: [NamedThread] = []
+        let services = self.services
+        let health = services.indices.map { targetHealth.group(slot: $0) ?? TargetHealthGroup(services[$0]) }
         for (worker, control) in controls.enumerated() {
             let setup = WorkerSetup(
                 control: control, shared: shared, metrics: metrics, services: services,
                 listenSockets: listenSockets[worker], serviceCapacity: serviceCapacity,
                 scratchChunkSize: scratchChunkSize, options: options, processStart: processStart,
-                logOutput: logOutput, bufferPlan: bufferPlan)
+                logOutput: logOutput, bufferPlan: bufferPlan, targetHealth: health)
             do {
                 started.append(try NamedThread.spawn(name: "ringway-w\(worker)") { runWorker(setup) })
             } catch {
@@ -166,12 +179,37 @@ public final class Engine: @unchecked Sendable {
             usleep(1000)
         }
         logStartup()
+        startProbes(logLevel: options.logLevel)
+    }
+
+    /// Hands the prober the running services' groups (it starts its thread the first time one
+    /// has a probe). A failure to start it is logged: the relay runs on with passive marking only.
+    func startProbes(logLevel: LogLevel) {
+        do {
+            try prober.update(targetHealth.live, logLevel: logLevel)
+        } catch {
+            var log = EventLog(level: logLevel, output: logOutput)
+            log.write(.error) { line in
+                line.field("kind", "service")
+                line.field("msg", "target probes could not start: \(error); targets are marked by connects only")
+            }
+            log.flush()
+        }
     }
 
     /// One line per service saying where it listens, and a warning where PROXY headers are
     /// accepted from anyone.
     private func logStartup() {
-        logServices(services, warnings: options.startupWarnings, level: options.logLevel)
+        var warnings = options.startupWarnings
+        // Workers hand idle receive buffers back by reading /dev/zero into them (`BufferPools.trim`).
+        do throws(Errno) {
+            try Descriptor.zeroDevice().closeNow()
+        } catch {
+            warnings.append("cannot open /dev/zero (\(error)): receive buffers that fall idle are never returned "
+                + "to the system, so buffer memory stays at its peak; give the process /dev/zero (a chroot or "
+                + "container without it)")
+        }
+        logServices(services, warnings: warnings, level: options.logLevel)
     }
 
     /// The start-up lines for `services` (all of them at start, the added ones after a reload).
@@ -232,13 +270,15 @@ public final class Engine: @unchecked Sendable {
         controls.allSatisfy { $0.phase == .finished || $0.phase == .failed }
     }
 
-    /// Stops accepting; open connections continue until `options.drainTimeout`.
+    /// Stops accepting; open connections continue until `options.drainTimeout`. Probes stop.
     public func drain() {
+        prober.stop()
         for control in controls { control.request(.drain) }
     }
 
     /// Closes every connection now.
     public func stop() {
+        prober.stop()
         for control in controls { control.request(.stop) }
     }
 
@@ -249,6 +289,7 @@ public final class Engine: @unchecked Sendable {
             return current
         }
         for thread in joining { thread.join() }
+        prober.join()
     }
 
     /// Prometheus text of every counter, summed over workers.

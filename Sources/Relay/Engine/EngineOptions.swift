@@ -18,6 +18,9 @@ public struct EngineOptions: Sendable {
     public var drainTimeout: Duration
     /// The most memory all workers together may have in receive buffers (`--buffer-memory`).
     public var bufferMemoryLimit: Int = BufferPlan.defaultMemoryLimit
+    /// Copy mode arms one multishot receive per direction for as long as bytes flow, instead of
+    /// one receive per read; off only to measure the difference (`--single-shot-receive`).
+    public var multishotReceive = true
     /// Configuration warnings, logged once at start-up.
     public var startupWarnings: [String] = []
     /// Where JSON log lines go (stderr unless a test or embedder wants them elsewhere).

@@ -42,6 +42,9 @@ struct ServiceModel {
     /// candidates and hop negotiation.
     let scratchFloor: Int
     let connectTimeoutMilliseconds: UInt64
+    /// The health of `targets` (shared with every worker and the prober); nil for services that
+    /// dial no configured targets, and where a caller only sizes memory.
+    let health: TargetHealthView?
     /// Where a connection's incoming bytes start in its scratch chunk: the bytes before it hold
     /// the outgoing PROXY header (forwarders) or the response being built (HTTP services).
     let incomingOffset: Int
@@ -52,8 +55,9 @@ struct ServiceModel {
 
     var scratchSize: Int { incomingOffset + incomingCapacity }
 
-    init(slot: Int, config: ServiceConfig) {
+    init(slot: Int, config: ServiceConfig, health: TargetHealthView? = nil) {
         self.slot = UInt16(slot)
+        self.health = health.flatMap { $0.count > 0 ? $0 : nil }
         kind = config.kind
         name = config.name
         listenText = config.listen.description

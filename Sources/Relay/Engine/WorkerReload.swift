@@ -10,11 +10,27 @@ struct WorkerReload: @unchecked Sendable {
         let slot: Int
         let config: ServiceConfig
         let socket: Descriptor
+        /// Shared by every worker's model of this configuration (a worker on its own makes one).
+        let health: TargetHealthGroup
+
+        init(slot: Int, config: ServiceConfig, socket: Descriptor, health: TargetHealthGroup? = nil) {
+            self.slot = slot
+            self.config = config
+            self.socket = socket
+            self.health = health ?? TargetHealthGroup(config)
+        }
     }
 
     struct Changed {
         let slot: Int
         let config: ServiceConfig
+        let health: TargetHealthGroup
+
+        init(slot: Int, config: ServiceConfig, health: TargetHealthGroup? = nil) {
+            self.slot = slot
+            self.config = config
+            self.health = health ?? TargetHealthGroup(config)
+        }
     }
 
     let generation: Int

@@ -7,7 +7,7 @@ import Uring
 protocol Kernel {
     // Requests on the ring.
     func prepareMultishotAccept(listener: Descriptor, userData: UserData)
-    func prepareReceive(socket: Descriptor, bufferGroup: UInt16, pollFirst: Bool, userData: UserData)
+    func prepareReceive(socket: Descriptor, bufferGroup: UInt16, pollFirst: Bool, multishot: Bool, userData: UserData)
     func prepareReceive(socket: Descriptor, into buffer: UnsafeMutableRawPointer, length: Int, userData: UserData)
     func prepareSend(socket: Descriptor, from buffer: UnsafeRawPointer, length: Int, userData: UserData)
     func prepareConnect(
@@ -48,8 +48,10 @@ struct RingKernel: Kernel {
     @inline(__always) func prepareMultishotAccept(listener: Descriptor, userData: UserData) {
         ring.prepareMultishotAccept(listener: listener, userData: userData.packed)
     }
-    @inline(__always) func prepareReceive(socket: Descriptor, bufferGroup: UInt16, pollFirst: Bool, userData: UserData) {
-        ring.prepareReceive(socket: socket, bufferGroup: bufferGroup, pollFirst: pollFirst, userData: userData.packed)
+    @inline(__always)
+    func prepareReceive(socket: Descriptor, bufferGroup: UInt16, pollFirst: Bool, multishot: Bool, userData: UserData) {
+        ring.prepareReceive(
+            socket: socket, bufferGroup: bufferGroup, pollFirst: pollFirst, multishot: multishot, userData: userData.packed)
     }
     @inline(__always)
     func prepareReceive(socket: Descriptor, into buffer: UnsafeMutableRawPointer, length: Int, userData: UserData) {

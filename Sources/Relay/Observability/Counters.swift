@@ -18,6 +18,8 @@ enum Counter: Int, CaseIterable {
     case acceptErrors
     case acceptPauses
     case bufferWaits
+    /// A multishot receive reached its direction's buffer limit and was cancelled.
+    case multishotStops
     /// The main buffer pool ran empty at its capacity and receives moved to the reserve.
     case bufferPoolExhausted
     case httpRequests
@@ -56,6 +58,7 @@ enum Counter: Int, CaseIterable {
         case .acceptErrors: return "ringway_accept_errors_total"
         case .acceptPauses: return "ringway_accept_pauses_total"
         case .bufferWaits: return "ringway_buffer_waits_total"
+        case .multishotStops: return "ringway_multishot_receive_stops_total"
         case .bufferPoolExhausted: return "ringway_buffer_pool_exhausted_total"
         case .httpRequests: return "ringway_http_requests_total"
         case .proxyRequests: return "ringway_proxy_requests_total"
@@ -84,6 +87,7 @@ enum Counter: Int, CaseIterable {
         case .acceptErrors: return "accept() failures (EMFILE, ENFILE, ENOMEM, ...)."
         case .acceptPauses: return "Times accepting paused (file limit, maxConnections)."
         case .bufferWaits: return "Receives that found the buffer pool empty and waited for buffers."
+        case .multishotStops: return "Multishot receives cancelled at their direction's buffer limit (the direction then receives single-shot)."
         case .bufferPoolExhausted: return "Times every main receive buffer was held (slow readers) and receives moved to the reserve pool (16 KiB buffers, or --buffer-size if smaller)."
         case .httpRequests: return "Requests answered by built-in HTTP services (whoami, metrics)."
         case .proxyRequests: return "Proxy requests (HTTP CONNECT or absolute URI, SOCKS CONNECT) read whole."

@@ -15,6 +15,8 @@ final class MetricsSource: @unchecked Sendable {
     private let reloads = Mutex<(applied: UInt64, refused: UInt64)>((0, 0))
     /// Set once before any worker starts, read-only afterwards.
     private(set) var controls: [WorkerControl] = []
+    /// The running services' target health (the engine's; absent for a worker tested alone).
+    var targetHealth: TargetHealthRegistry?
 
     init(serviceNames: [String], capacity: Int, shared: SharedServiceState) {
         var names: [String?] = Array(repeating: nil, count: max(capacity, serviceNames.count))
@@ -84,6 +86,13 @@ final class MetricsSource: @unchecked Sendable {
 
     func total(_ counter: Counter, service: Int) -> UInt64 { total(slot: counter.rawValue, service: service) }
 
+    /// `counter` over `slots`, plus what reclaimed slots of `names` carried over: what the
+    /// metrics show for those services together.
+    func total(_ counter: Counter, slots: [Int], carriedFor names: Set<String>) -> UInt64 {
+        let carried = self.carried.withLock { totals in names.reduce(UInt64(0)) { $0 &+ (totals[$1]?[counter.rawValue] ?? 0) } }
+        return slots.reduce(carried) { $0 &+ total(counter, service: $1) }
+    }
+
     private func total(slot: Int, services: [Int], carried: [UInt64]?) -> UInt64 {
         services.reduce(carried?[slot] ?? 0) { $0 &+ total(slot: slot, service: $1) }
     }
@@ -128,6 +137,60 @@ final class MetricsSource: @unchecked Sendable {
                 text += "ringway_proxy_header_rejections_total{service=\"\(name)\",reason=\"\(code.name)\"} \(value)\n"
             }
         }
+        if let targetHealth { text += Self.renderTargets(targetHealth.live) }
         return text
+    }
+
+    /// Per target of each running service: whether it is up, and its failed connects and probes.
+    /// Targets with the same node name and address in one service are one series.
+    static func renderTargets(_ groups: [TargetHealthGroup]) -> String {
+        struct Series {
+            var labels: String
+            var up = true
+            var connectFailures: UInt64 = 0
+            var probeFailures: UInt64 = 0
+        }
+        var series: [Series] = []
+        for group in groups {
+            var position: [String: Int] = [:]
+            for target in 0..<group.count {
+                let labels = "service=\"\(escaped(group.serviceName))\",node=\"\(escaped(group.nodeNames[target]))\","
+                    + "target=\"\(escaped(group.targetTexts[target]))\""
+                let index = position[labels] ?? series.count
+                if index == series.count {
+                    position[labels] = index
+                    series.append(Series(labels: labels))
+                }
+                let cell = group.view.cells + target
+                series[index].up = series[index].up && group.view.isUp(target)
+                series[index].connectFailures &+= cell.pointee.connectFailures.load(ordering: .relaxed)
+                series[index].probeFailures &+= cell.pointee.probeFailures.load(ordering: .relaxed)
+            }
+        }
+        var text = "# HELP ringway_target_up Whether a target is up (1) or marked down (0) after maxFails failed connects or probes in a row.\n"
+        text += "# TYPE ringway_target_up gauge\n"
+        for entry in series { text += "ringway_target_up{\(entry.labels)} \(entry.up ? 1 : 0)\n" }
+        text += "# HELP ringway_target_connect_failures_total Connect attempts to a target that failed (refused, unreachable, timed out).\n"
+        text += "# TYPE ringway_target_connect_failures_total counter\n"
+        for entry in series { text += "ringway_target_connect_failures_total{\(entry.labels)} \(entry.connectFailures)\n" }
+        text += "# HELP ringway_target_probe_failures_total Active probes of a target that failed.\n"
+        text += "# TYPE ringway_target_probe_failures_total counter\n"
+        for entry in series { text += "ringway_target_probe_failures_total{\(entry.labels)} \(entry.probeFailures)\n" }
+        return text
+    }
+
+    /// A label value as the text format wants it: backslash, quote and newline escaped.
+    static func escaped(_ value: String) -> String {
+        guard value.contains(where: { $0 == "\\" || $0 == "\"" || $0 == "\n" }) else { return value }
+        var result = ""
+        for character in value {
+            switch character {
+            case "\\": result += "\\\\"
+            case "\"": result += "\\\""
+            case "\n": result += "\\n"
+            default: result.append(character)
+            }
+        }
+        return result
     }
 }

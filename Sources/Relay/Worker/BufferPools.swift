@@ -25,6 +25,8 @@ struct BufferPools: ~Copyable {
     var mainDemand = BufferDemand()
     var reserveDemand = BufferDemand()
     var waiters = BufferWaitQueue()
+    /// Buffers a multishot receive delivered to a direction whose queue was full.
+    var spill: ReceiveSpill
     /// The main pool was found empty at its limit: receives use the reserve until one returns.
     var mainExhausted = false
     var lastExhaustionLog: UInt64 = 0
@@ -53,8 +55,10 @@ struct BufferPools: ~Copyable {
         let reserve = try ProvidedBufferRing(
             group: BufferPools.reserveGroup, count: BufferPlan.reserveBufferCount, size: plan.reserveBufferSize,
             initialCount: 16, circulationLimit: plan.reserveLimit)
+        let spill = try ReceiveSpill(capacity: mainCapacity + BufferPlan.reserveBufferCount)
         self.main = main
         self.reserve = reserve
+        self.spill = spill
     }
 
     /// Buffers the main pool keeps however quiet it gets: 8 MiB worth, at least 16.

@@ -17,9 +17,12 @@ struct ServiceModels: ~Copyable {
     /// the next connection asks the last hop for.
     private(set) var roundRobin: UnsafeMutablePointer<UInt32>
     private(set) var chainRoundRobin: UnsafeMutablePointer<UInt32>
+    /// Per model: the health group its targets share with the other workers (the model's view
+    /// points into it, so it stays while the model does).
+    private(set) var healthGroups: [TargetHealthGroup?]
 
-    /// Models 0..<n for the start-up services, model i serving service slot i.
-    init(_ services: [ServiceConfig]) {
+    /// Models 0..<n for the start-up services, model i serving service slot i with `health[i]`.
+    init(_ services: [ServiceConfig], health: [TargetHealthGroup]) {
         capacity = max(services.count, 4)
         models = .allocate(capacity: capacity)
         connections = .allocate(capacity: capacity)
@@ -30,10 +33,12 @@ struct ServiceModels: ~Copyable {
         chainRoundRobin.initialize(repeating: 0, count: capacity)
         configs = Array(repeating: nil, count: capacity)
         current = Array(repeating: false, count: capacity)
+        healthGroups = Array(repeating: nil, count: capacity)
         for (index, config) in services.enumerated() {
-            (models + index).initialize(to: ServiceModel(slot: index, config: config))
+            (models + index).initialize(to: ServiceModel(slot: index, config: config, health: health[index].view))
             configs[index] = config
             current[index] = true
+            healthGroups[index] = health[index]
         }
     }
 
@@ -56,10 +61,11 @@ struct ServiceModels: ~Copyable {
 
     /// A model for `config` serving service `slot`, handed out from now on. Only between loop
     /// turns: growing moves every model.
-    mutating func add(_ config: ServiceConfig, slot: Int) -> UInt16 {
+    mutating func add(_ config: ServiceConfig, slot: Int, health: TargetHealthGroup) -> UInt16 {
         let index = configs.firstIndex { $0 == nil } ?? grow()
-        (models + index).initialize(to: ServiceModel(slot: slot, config: config))
+        (models + index).initialize(to: ServiceModel(slot: slot, config: config, health: health.view))
         configs[index] = config
+        healthGroups[index] = health
         current[index] = true
         connections[index] = 0
         roundRobin[index] = 0
@@ -90,6 +96,7 @@ struct ServiceModels: ~Copyable {
         guard configs[index] != nil else { return }
         (models + index).deinitialize(count: 1)
         configs[index] = nil
+        healthGroups[index] = nil
     }
 
     /// Doubles every per-model array; returns the first new index.
@@ -106,6 +113,7 @@ struct ServiceModels: ~Copyable {
         roundRobin = Self.grown(roundRobin, from: old, to: newCapacity)
         chainRoundRobin = Self.grown(chainRoundRobin, from: old, to: newCapacity)
         configs += Array(repeating: nil, count: newCapacity - old)
+        healthGroups += Array(repeating: nil, count: newCapacity - old)
         current += Array(repeating: false, count: newCapacity - old)
         capacity = newCapacity
         return old

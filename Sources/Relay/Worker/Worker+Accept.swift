@@ -11,7 +11,7 @@ extension Worker {
     static var acceptRetryMilliseconds: UInt64 { 100 }
 
     mutating func armAccept(_ listener: Int) {
-        guard listeners[listener].mayAccept, !draining else { return }
+        guard listeners[listener].mayAccept, !draining || servesDuringDrain(listener) else { return }
         kernel.prepareMultishotAccept(listener: listeners[listener].socket, userData: UserData(.accept, slot: Int32(listener)))
         listeners[listener].armed = true
         listeners.acceptsInFlight += 1
@@ -28,7 +28,7 @@ extension Worker {
         if !completion.hasMore {
             listeners[listener].armed = false
             listeners.acceptsInFlight -= 1
-            if draining || listeners[listener].retired { closeServingBacklog(listener) }
+            if (draining && !servesDuringDrain(listener)) || listeners[listener].retired { closeServingBacklog(listener) }
         }
         let service = UInt16(listener)
         switch completion.result {
@@ -85,8 +85,7 @@ extension Worker {
         for index in listeners.indices where limitQueues[index].count > 0 {
             startQueuedConnections(service: UInt16(index))
         }
-        guard !draining else { return }
-        for index in listeners.indices where listeners[index].inUse {
+        for index in listeners.indices where listeners[index].inUse && (!draining || servesDuringDrain(index)) {
             let state = listeners[index]
             if state.retryAt != 0 && now >= state.retryAt {
                 listeners[index].retryAt = 0
@@ -223,7 +222,7 @@ extension Worker {
         drainDeadline = min(drainDeadline, deadline)
         guard !draining else { return }
         draining = true
-        for index in listeners.indices where !listeners[index].closed { stopListening(index) }
+        for index in listeners.indices where !listeners[index].closed && !servesDuringDrain(index) { stopListening(index) }
         let (worker, open) = (UInt64(settings.index), UInt64(slab.active))
         log.write(.info) { line in
             line.field("kind", "worker")
@@ -267,6 +266,45 @@ extension Worker {
     mutating func closeServingBacklog(_ listener: Int) {
         serveBacklog(listener)
         listeners.close(listener, kernel)
+    }
+
+    /// The metrics endpoint keeps accepting through a drain, so `/ready` can answer 503 and
+    /// scrapes see the drain, until the relayed connections are gone. Not after a handover: the
+    /// successor answers on the same socket, and a draining 503 beside its answers would make
+    /// a health check flap.
+    func servesDuringDrain(_ listener: Int) -> Bool {
+        !control.listenersShared && !metricsEndpointClosed && listeners[listener].inUse && !listeners[listener].retired
+            && models[listeners[listener].model].pointee.kind == .metrics
+    }
+
+    /// Once per turn while draining: when nothing but the metrics endpoint is left, here and in
+    /// the other workers (no relayed connection open, none this worker's accepts could still
+    /// hand over), the endpoint closes as the listeners did, its open scrapes with it, so the
+    /// worker can exit. Until then every worker answers, kept-alive scrapers included.
+    mutating func closeMetricsEndpointAfterDrain() {
+        guard draining else { return }
+        if !metricsEndpointClosed {
+            var metricsConnections = 0
+            var relayedEverywhere = 0
+            for index in listeners.indices where listeners[index].inUse {
+                if servesDuringDrain(index) {
+                    metricsConnections += Int(listeners[index].connections)
+                } else if listeners[index].armed {
+                    return
+                } else {
+                    relayedEverywhere += shared.activeConnections(index)
+                }
+            }
+            guard slab.active == metricsConnections, relayedEverywhere == 0 else { return }
+            var endpoints: [Int] = []
+            for index in listeners.indices where servesDuringDrain(index) { endpoints.append(index) }
+            metricsEndpointClosed = true
+            for index in endpoints {
+                if listeners[index].armed { cancelAccept(index) } else { listeners.close(index, kernel) }
+            }
+        }
+        // What is left is the endpoint's: scrapes, and one its last accept may still hand over.
+        if slab.active > 0 { closeAll(reason: .finished) }
     }
 
     /// Closes every open connection (drain deadline, stop).

@@ -146,6 +146,9 @@ extension Worker {
                 let item = flow.pointee.removeFirst()
                 if item.buffer != PendingSend.scratch { pools.recycle(item.buffer) }
             }
+            if pools.spill.count > 0 {
+                while let item = pools.spill.removeFirst(BufferWaitQueue.key(slot.index, side)) { pools.recycle(item.buffer) }
+            }
         }
         if connection.pointee.scratch >= 0 { scratch.free(connection.pointee.scratch) }
         closing.heapResponse?.deallocate()

@@ -6,7 +6,8 @@ import Uring
 /// a linked timeout, and on success the move to relaying with the preamble first.
 extension Worker {
     /// Connections start at the next target in turn (round robin per worker); a failure tries the
-    /// target's next address, then the next target, until every target was tried once.
+    /// target's next address, then the next target, until every target was tried once. Targets
+    /// marked down are skipped (see `TargetHealthView`) unless every target is.
     /// Through `-F` proxy hops the targets are the first hop's nodes; `request` and
     /// `destination` say what the client asked for (a `tcp://` service's destination is its next
     /// chain target).
@@ -25,6 +26,7 @@ extension Worker {
         }
         connecting.target = models.roundRobin[modelIndex] % UInt32(max(targetCount, 1))
         models.roundRobin[modelIndex] &+= 1
+        if let health = service(slot).pointee.health, health.everyTargetDown { connecting.ignoresHealth = true }
         attemptConnect(slot, connecting, lastError: nil)
     }
 
@@ -33,11 +35,19 @@ extension Worker {
     private mutating func attemptConnect(_ slot: Slot, _ attempt: Connecting, lastError: Errno?) {
         let modelIndex = Int(slot.connection.pointee.model)
         let targetCount = endpoints.targetCount(service: modelIndex)
+        let health = service(slot).pointee.health
         var connecting = attempt
-        // Past a target's last address (or one that has none now): the next target.
-        while Int(connecting.targetsTried) < targetCount,
-            Int(connecting.address) >= endpoints.addressCount(service: modelIndex, target: Int(connecting.target))
-        {
+        while Int(connecting.targetsTried) < targetCount {
+            let target = Int(connecting.target)
+            if connecting.address == 0, !connecting.ignoresHealth, let health, !health.admits(target, now: now) {
+                // Marked down: skipped.
+            } else if Int(connecting.address) < endpoints.addressCount(service: modelIndex, target: target) {
+                break
+            } else if connecting.address > 0, let health {
+                // Every address of the target failed: one failure of the target.
+                targetFailed(slot, health, target, lastError: lastError)
+            }
+            // Past a target's last address (or one that has none now, or one skipped): the next.
             connecting.target = (connecting.target + 1) % UInt32(targetCount)
             connecting.address = 0
             connecting.targetsTried += 1
@@ -98,6 +108,7 @@ extension Worker {
             let timedOut = error == .canceled
             counters.add(.upstreamConnectFailures, service: connection.pointee.service)
             if timedOut { counters.add(.upstreamConnectTimeouts, service: connection.pointee.service) }
+            if !requested, let health = service(slot).pointee.health { health.countConnectFailure(Int(connecting.target)) }
             logUpstreamFailure(slot, endpoint: endpoint, connecting, error: error, timedOut: timedOut)
             kernel.closeNow(connection.pointee.upstreamSocket)
             connection.pointee.upstreamSocket = .none
@@ -112,6 +123,9 @@ extension Worker {
             return
         }
         connection.pointee.lastActivity = now
+        if !requested, let health = service(slot).pointee.health, let transition = health.recordSuccess(Int(connecting.target)) {
+            logTargetHealth(slot, transition, target: Int(connecting.target), cause: "connect to \(endpoint) succeeded")
+        }
         if service(slot).pointee.chained {
             // The pipe starts once the last hop's tunnel is up; that is when `R <-> T` is logged.
             startNegotiating(slot, connecting)

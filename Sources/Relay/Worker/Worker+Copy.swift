@@ -28,7 +28,8 @@ extension Worker {
     }
 
     /// Arms the next receive unless one is in flight, the source ended, the pool is empty, or
-    /// the direction already holds its share of buffers (backpressure).
+    /// the direction already holds its share of buffers (backpressure). The receive is multishot
+    /// (armed once, completing per read) until the direction first reaches its limit.
     @inline(__always)
     mutating func armReceive(_ slot: Slot, _ side: Side) {
         let connection = slot.connection
@@ -42,10 +43,12 @@ extension Worker {
               side == .outbound || !connection.pointee.peeking
         else { return }
         let pool = pools.receivePool
+        let multishot = settings.multishotReceive && !flow.pointee.singleShot
         kernel.prepareReceive(
             socket: slot.source(side), bufferGroup: BufferPools.group(pool), pollFirst: flow.pointee.sourceDrained,
-            userData: slot.userData(.receive, side, pool: pool))
+            multishot: multishot, userData: slot.userData(.receive, side, pool: pool))
         flow.pointee.reading = true
+        flow.pointee.multishot = multishot
         connection.pointee.inflight += 1
     }
 
@@ -53,31 +56,68 @@ extension Worker {
     mutating func received(_ slot: Slot, _ side: Side, _ completion: Completion, buffer: UInt16?, pool: Pool) {
         let connection = slot.connection
         let flow = slot.direction(side)
-        flow.pointee.reading = false
+        if !completion.hasMore {
+            flow.pointee.reading = false
+            flow.pointee.multishot = false
+            flow.pointee.stopping = false
+        }
         switch completion.result {
         case .success(let count) where count > 0:
             guard let buffer else {
                 internalError(slot, "a buffer-select receive completed with \(count) bytes but no buffer")
                 return
             }
-            flow.pointee.enqueue(PendingSend(buffer: buffer, start: 0, end: UInt32(count)))
+            let send = PendingSend(buffer: buffer, start: 0, end: UInt32(count))
+            if flow.pointee.isFull {
+                // Only a multishot receive delivers past the limit, before its cancel lands.
+                guard pools.spill.append(BufferWaitQueue.key(slot.index, side), send) else {
+                    pools.recycle(buffer)
+                    internalError(slot, "more received buffers are held than the pools have")
+                    return
+                }
+            } else {
+                flow.pointee.enqueue(send)
+            }
             flow.pointee.sourceDrained = !completion.socketHasMoreData
             flow.pointee.bytes &+= UInt64(count)
             counters.add(side == .inbound ? .bytesClientToUpstream : .bytesUpstreamToClient,
                          service: connection.pointee.service, UInt64(count))
             connection.pointee.lastActivity = now
             startSend(slot, side)
-            armReceive(slot, side)
+            if flow.pointee.reading {
+                stopMultishotAtLimit(slot, side, pool: pool)
+            } else {
+                armReceive(slot, side)
+            }
         case .success:
             if let buffer { pools.recycle(buffer) }
             sourceEnded(slot, side)
         case .failure(let error) where error == .noBuffers:
             if let buffer { pools.recycle(buffer) }
             bufferPoolEmpty(slot, side, pool: pool)
+        case .failure(let error) where error == .canceled:
+            // While relaying only the limit cancels a receive (closing cancels in .closing): the
+            // direction goes on single-shot once its queue has room.
+            if let buffer { pools.recycle(buffer) }
+            armReceive(slot, side)
         case .failure(let error):
             if let buffer { pools.recycle(buffer) }
             failed(slot, side: side, atSource: true, error)
         }
+    }
+
+    /// Backpressure for a multishot receive: at the direction's limit it is cancelled (what it
+    /// posts before the cancel lands is queued or spilled, never dropped) and the direction
+    /// receives single-shot from then on.
+    @inline(__always)
+    private mutating func stopMultishotAtLimit(_ slot: Slot, _ side: Side, pool: Pool) {
+        let flow = slot.direction(side)
+        guard Int(flow.pointee.count) >= settings.buffersPerDirection, !flow.pointee.stopping else { return }
+        flow.pointee.stopping = true
+        flow.pointee.singleShot = true
+        kernel.prepareCancel(target: slot.userData(.receive, side, pool: pool), userData: slot.userData(.cancel, side))
+        slot.connection.pointee.inflight += 1
+        counters.add(.multishotStops, service: slot.connection.pointee.service)
     }
 
     /// The pool is empty, not the socket. A main pool at its limit hands over to the reserve at
@@ -172,6 +212,10 @@ extension Worker {
             return
         }
         _ = flow.pointee.removeFirst()
+        // Spilled buffers wait behind a full queue: the first takes the place just freed.
+        if pools.spill.count > 0, let spilled = pools.spill.removeFirst(BufferWaitQueue.key(slot.index, side)) {
+            flow.pointee.enqueue(spilled)
+        }
         if item.buffer == PendingSend.scratch {
             releaseScratchIfUnused(slot)
         } else {

@@ -43,7 +43,8 @@ extension Worker {
             if let buffer { pools.recycle(buffer) }
             return
         }
-        slot.connection.pointee.inflight -= 1
+        // A multishot receive stays in flight until its completion without F_MORE.
+        if !completion.hasMore { slot.connection.pointee.inflight -= 1 }
         transition(slot, data, completion, buffer: buffer)
     }
 

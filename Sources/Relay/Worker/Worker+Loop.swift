@@ -10,10 +10,12 @@ extension Worker where K == RingKernel {
         while true {
             pools.publish()
             // Timers tick every 10 ms while any are pending (log lines waiting for the output
-            // are retried on the same beat); otherwise only completions (or the wake eventfd)
-            // end the wait, with a slow heartbeat as a safety net.
+            // are retried on the same beat), and while a drain waits for the last relayed
+            // connections of any worker before closing the metrics endpoint; otherwise only
+            // completions (or the wake eventfd) end the wait, with a slow heartbeat as a safety net.
             let busy = timers.count > 0 || listeners.anyPaused || log.hasPending || resolverWatches.pending
                 || listeners.retiredCount > 0 || retiredEndpoints != nil || reloadPosted
+                || (draining && !metricsEndpointClosed)
             try kernel.ring.submitAndWait(timeoutNanoseconds: busy ? 10_000_000 : 500_000_000)
             now = monotonicMilliseconds()
             applyPostedReload()
@@ -24,6 +26,7 @@ extension Worker where K == RingKernel {
                 for index in 0..<count { handle(completions[index]) }
             }
             endTurn()
+            if draining { closeMetricsEndpointAfterDrain() }
             // The wake read may still be armed; tearing the ring down cancels it.
             if draining && slab.active == 0 && listeners.acceptsInFlight == 0 { break }
             log.flush()

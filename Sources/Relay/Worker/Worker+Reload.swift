@@ -21,7 +21,7 @@ extension Worker {
         for slot in reload.removed { retire(slot: slot) }
         var newModels: Set<Int> = []
         for change in reload.changed {
-            let model = models.add(change.config, slot: change.slot)
+            let model = models.add(change.config, slot: change.slot, health: change.health)
             newModels.insert(Int(model))
             models.retire(listeners[change.slot].model)
             listeners[change.slot].model = model
@@ -30,7 +30,7 @@ extension Worker {
             listeners[change.slot].atLimit = false
         }
         for addition in reload.added {
-            let model = models.add(addition.config, slot: addition.slot)
+            let model = models.add(addition.config, slot: addition.slot, health: addition.health)
             newModels.insert(Int(model))
             listeners.occupy(addition.slot, socket: addition.socket, model: model, limit: addition.config.maxConnections)
             if draining { listeners.close(addition.slot, kernel) }

@@ -116,16 +116,28 @@ extension Worker {
             }
             counters.add(.httpRequests, service: connection.pointee.service)
             let closing: CloseReason? = head.keepAlive ? nil : .finished
+            // HEAD: the headers GET would get, Content-Length included, without the body.
+            let headOnly = head.method == "HEAD"
             switch service.pointee.kind {
             case .metrics:
-                if head.path == "/metrics" || head.path == "/" {
-                    respond(slot, status: "200 OK", body: metrics.render(), closing: closing,
+                switch head.path {
+                case "/metrics", "/":
+                    respond(slot, status: "200 OK", body: metrics.render(), closing: closing, headOnly: headOnly,
                             contentType: "text/plain; version=0.0.4; charset=utf-8")
-                } else {
-                    respond(slot, status: "404 Not Found", body: "try /metrics\n", closing: closing)
+                case "/live":
+                    respond(slot, status: "200 OK", body: "live\n", closing: closing, headOnly: headOnly)
+                case "/ready":
+                    // Not ready once this worker drains: load balancers stop sending new clients.
+                    if draining {
+                        respond(slot, status: "503 Service Unavailable", body: "draining\n", closing: closing, headOnly: headOnly)
+                    } else {
+                        respond(slot, status: "200 OK", body: "ready\n", closing: closing, headOnly: headOnly)
+                    }
+                default:
+                    respond(slot, status: "404 Not Found", body: "try /metrics, /live or /ready\n", closing: closing, headOnly: headOnly)
                 }
             default:
-                respond(slot, status: "200 OK", body: whoamiBody(slot, head: head), closing: closing)
+                respond(slot, status: "200 OK", body: whoamiBody(slot, head: head), closing: closing, headOnly: headOnly)
             }
         }
     }
@@ -141,13 +153,15 @@ extension Worker {
     }
 
     /// Writes status line, headers and body into the chunk (or a heap buffer when larger) and
-    /// sends it; `closing`: close the connection with this reason once it is out.
+    /// sends it; `closing`: close the connection with this reason once it is out; `headOnly`: the
+    /// answer to HEAD, everything but the body.
     private mutating func respond(
-        _ slot: Slot, status: String, body: String, closing: CloseReason?, contentType: String = "text/plain; charset=utf-8"
+        _ slot: Slot, status: String, body: String, closing: CloseReason?, headOnly: Bool = false,
+        contentType: String = "text/plain; charset=utf-8"
     ) {
         var response = "HTTP/1.1 \(status)\r\nContent-Type: \(contentType)\r\n"
         response += "Content-Length: \(body.utf8.count)\r\nConnection: \(closing == nil ? "keep-alive" : "close")\r\n\r\n"
-        response += body
+        if !headOnly { response += body }
         var bytes = Array(response.utf8)
         var heap: UnsafeMutableRawPointer? = nil
         let destination: UnsafeMutableRawPointer

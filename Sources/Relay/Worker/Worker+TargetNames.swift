@@ -57,6 +57,10 @@ extension Worker {
             }
             guard before != update.endpoints else { continue }
             endpoints.replace(service: entry.service, target: entry.targetIndex, with: update.endpoints)
+            // Probes follow what the names resolve to now (one worker says so for all).
+            if settings.index == 0, let group = models.healthGroups[entry.service] {
+                group.publish(update.endpoints, for: entry.targetIndex)
+            }
             let list = update.endpoints.map(\.description).joined(separator: ", ")
             noteTargetName(entry, .info, "\(entry.target) now resolves to \(list)")
         }

@@ -21,11 +21,15 @@ struct WorkerSetup: @unchecked Sendable {
     let processStart: UInt64
     let logOutput: LogOutput
     let bufferPlan: BufferPlan
+    /// Each service's target health, shared with the other workers; empty: the worker makes its
+    /// own (a worker on its own, as the state-machine tests run one).
+    var targetHealth: [TargetHealthGroup] = []
 }
 
 /// Settings a worker reads and never changes.
 struct WorkerSettings {
     let buffersPerDirection: Int
+    let multishotReceive: Bool
     /// Also how long connections of a service a reload removed may finish.
     let drainTimeoutMilliseconds: UInt64
     /// Realtime clock at process start (ns): the first half of every UNIQUE_ID.
@@ -78,6 +82,9 @@ struct Worker<K: Kernel>: ~Copyable {
     var now: UInt64
     var nextConnectionNumber: UInt64 = 0
     var draining = false
+    /// The drain has no relayed connection left: the metrics endpoint, which answered through
+    /// it (`/ready` with 503), closes too, and the worker exits.
+    var metricsEndpointClosed = false
     /// The engine signalled: a reload may be waiting in the control's mailbox.
     var reloadPosted = false
     var drainDeadline: UInt64 = .max
@@ -120,9 +127,13 @@ struct Worker<K: Kernel>: ~Copyable {
         counters = setup.control.counters
         settings = WorkerSettings(
             buffersPerDirection: min(max(options.buffersPerDirection, 1), Direction.capacity - 2),
+            multishotReceive: options.multishotReceive,
             drainTimeoutMilliseconds: options.drainTimeout.milliseconds, processStart: setup.processStart,
             index: setup.control.index)
-        models = ServiceModels(setup.services)
+        models = ServiceModels(
+            setup.services,
+            health: setup.targetHealth.count == setup.services.count
+                ? setup.targetHealth : setup.services.map(TargetHealthGroup.init))
         endpoints = EndpointTable(
             services: TargetNames.initialEndpoints(setup.services), capacities: setup.services.map(TargetNames.capacities(of:)),
             connectTimeouts: setup.services.map(\.connectTimeout))

@@ -17,10 +17,15 @@ final class Machine {
     /// Requests prepared and not yet completed by the test, oldest first.
     private(set) var pending: [ScriptedKernel.Request] = []
 
-    init(_ services: [ServiceConfig], bufferCount: Int = 8, bufferSize: Int = 4096, buffersPerDirection: Int = 2) throws {
+    /// `health`: target health shared with another machine (as workers share it); empty: its own.
+    init(
+        _ services: [ServiceConfig], bufferCount: Int = 8, bufferSize: Int = 4096, buffersPerDirection: Int = 2,
+        multishotReceive: Bool = true, health: [TargetHealthGroup] = []
+    ) throws {
         var options = EngineOptions(
             workers: 1, logLevel: .debug, bufferCount: bufferCount, bufferSize: bufferSize,
             buffersPerDirection: buffersPerDirection)
+        options.multishotReceive = multishotReceive
         logSink = Descriptor(rawValue: open("/dev/null", O_WRONLY | O_CLOEXEC))
         options.logDescriptor = logSink.rawValue
         control = try WorkerControl(index: 0, services: services.count + 8)
@@ -33,7 +38,8 @@ final class Machine {
         let setup = WorkerSetup(
             control: control, shared: shared, metrics: metrics, services: services, listenSockets: listeners,
             serviceCapacity: services.count + 8, scratchChunkSize: Engine.scratchChunkSize(for: services), options: options, processStart: 0x1122_3344_5566_7788, logOutput: output,
-            bufferPlan: try BufferPlan(memoryLimit: 64 << 20, workers: 1, bufferCount: bufferCount, bufferSize: bufferSize))
+            bufferPlan: try BufferPlan(memoryLimit: 64 << 20, workers: 1, bufferCount: bufferCount, bufferSize: bufferSize),
+            targetHealth: health)
         worker = try Worker(setup, kernel: kernel)
         for index in listeners.indices { worker.armAccept(index) }
         collect()
@@ -60,6 +66,21 @@ final class Machine {
         return pending.remove(at: index)
     }
 
+    /// The oldest pending request with `verb` and `side`, left pending (a multishot one stays armed).
+    func armed(_ verb: Verb, _ side: Side, sourceLocation: SourceLocation = #_sourceLocation) throws -> ScriptedKernel.Request {
+        collect()
+        guard let request = pending.first(where: { $0.userData.verb == verb && $0.userData.side == side }) else {
+            Issue.record("no pending \(verb) \(side); pending: \(pending)", sourceLocation: sourceLocation)
+            throw MachineError.missingRequest
+        }
+        return request
+    }
+
+    func count(_ verb: Verb, _ side: Side) -> Int {
+        collect()
+        return pending.filter { $0.userData.verb == verb && $0.userData.side == side }.count
+    }
+
     /// Whether a request with `verb` (and `side`) is pending.
     func has(_ verb: Verb, _ side: Side? = nil) -> Bool {
         collect()
@@ -71,9 +92,15 @@ final class Machine {
         return pending.filter { $0.userData.verb == verb }.count
     }
 
-    /// Hands the worker the completion of `request`.
+    /// Hands the worker the completion of `request`. A multishot receive that read bytes stays
+    /// armed, as the kernel keeps it: its completion carries F_MORE and it stays pending.
     func complete(_ request: ScriptedKernel.Request, _ result: Result<Int32, Errno>, buffer: UInt16? = nil, more: Bool = false) {
-        worker.handle(Completion(userData: request.userData.packed, result: result, buffer: buffer, more: more))
+        let staysArmed: Bool
+        if request.multishot, case .success(let count) = result, count > 0 { staysArmed = true } else { staysArmed = more }
+        if staysArmed && request.userData.verb == .receive && !pending.contains(where: { $0.userData == request.userData }) {
+            pending.append(request)
+        }
+        worker.handle(Completion(userData: request.userData.packed, result: result, buffer: buffer, more: staysArmed))
         collect()
     }
 

@@ -111,6 +111,16 @@ final class RelayFixture {
                sourceLocation: sourceLocation)
     }
 
+    /// Every nonzero close reason of `service`, e.g. `finished=7 client_reset=1`: for failure
+    /// messages of tests whose symptom (bytes missing) does not say how the connection ended.
+    func closeSummary(service: String = "service-0") -> String {
+        let prefix = "ringway_connections_closed_by_reason_total{service=\"\(service)\",reason=\""
+        return engine.metricsText().split(separator: "\n").compactMap { line -> String? in
+            guard line.hasPrefix(prefix), let value = line.split(separator: " ").last, value != "0" else { return nil }
+            return "\(line.dropFirst(prefix.count).prefix { $0 != "\"" })=\(value)"
+        }.joined(separator: " ")
+    }
+
     /// Polls until `condition` holds or `seconds` pass; returns whether it held.
     func eventually(seconds: Double = 5, _ condition: () -> Bool) -> Bool {
         becomesTrue(within: seconds, interval: 5_000, condition)

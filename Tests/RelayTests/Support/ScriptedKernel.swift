@@ -16,6 +16,8 @@ final class ScriptedKernel: Kernel {
         var bytes: [UInt8] = []
         var length = 0
         var bufferGroup: UInt16? = nil
+        /// For a provided-buffer receive: it stays armed while its completions carry F_MORE.
+        var multishot = false
         /// For a receive into caller memory: where the kernel would write.
         var into: UnsafeMutableRawPointer? = nil
         /// For a connect: where to.
@@ -55,8 +57,8 @@ final class ScriptedKernel: Kernel {
     func prepareMultishotAccept(listener: Descriptor, userData: UserData) {
         record(Request(userData: userData, descriptor: listener))
     }
-    func prepareReceive(socket: Descriptor, bufferGroup: UInt16, pollFirst: Bool, userData: UserData) {
-        record(Request(userData: userData, descriptor: socket, bufferGroup: bufferGroup))
+    func prepareReceive(socket: Descriptor, bufferGroup: UInt16, pollFirst: Bool, multishot: Bool, userData: UserData) {
+        record(Request(userData: userData, descriptor: socket, bufferGroup: bufferGroup, multishot: multishot))
     }
     func prepareReceive(socket: Descriptor, into buffer: UnsafeMutableRawPointer, length: Int, userData: UserData) {
         record(Request(userData: userData, descriptor: socket, length: length, into: buffer))

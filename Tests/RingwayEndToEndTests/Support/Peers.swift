@@ -19,6 +19,11 @@ enum Peer {
     static var curl: String? { path("curl") }
     static var squid: String? { path("squid") }
     static var danted: String? { path("danted") }
+    /// The systemd unit's checks: `systemd-analyze verify` and `syscall-filter` (package systemd),
+    /// the system calls Ringway makes (strace), and PR_SET_MDWE through Python's ctypes.
+    static var systemdAnalyze: String? { path("systemd-analyze") }
+    static var strace: String? { path("strace") }
+    static var python3: String? { path("python3") }
 
     /// scripts/test installs the peers and sets RINGWAY_REQUIRE_PEERS=1: there (and so in CI) a
     /// missing peer is a failure, not a silent skip.
@@ -26,7 +31,8 @@ enum Peer {
 
     /// The peers the tests use that are not installed.
     static var missing: [String] {
-        [("haproxy", haproxy), ("nginx", nginx), ("curl", curl), ("squid", squid), ("danted", danted)]
+        [("haproxy", haproxy), ("nginx", nginx), ("curl", curl), ("squid", squid), ("danted", danted),
+         ("systemd-analyze", systemdAnalyze), ("strace", strace), ("python3", python3)]
             .filter { $0.1 == nil }.map(\.0)
     }
 }

@@ -7,7 +7,10 @@ import Synchronization
 /// else the debug build next to the tests.
 enum RingwayBinary {
     static var path: String {
-        if let path = ProcessInfo.processInfo.environment["RINGWAY_BINARY"], !path.isEmpty { return path }
+        // Absolute, as tests hand it to tools that insist (systemd-analyze) or run elsewhere.
+        if let path = ProcessInfo.processInfo.environment["RINGWAY_BINARY"], !path.isEmpty {
+            return path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent()
         for candidate in [".build/release/ringway", ".build/debug/ringway"] {
@@ -25,10 +28,11 @@ final class RingwayProcess: @unchecked Sendable {
     private var collector: PipeCollector?
 
     /// Starts `ringway arguments...`, optionally through `/bin/sh -c` with a shell prefix (for
-    /// `ulimit`), with `environment` added to the test's own; `binary` in place of the one under
-    /// test (upgrades), inside `namespace` when given, at a lower priority with `niceness`.
+    /// `ulimit`) or as the last arguments of a `launcher` command (`strace -f -o FILE`), with
+    /// `environment` added to the test's own; `binary` in place of the one under test
+    /// (upgrades), inside `namespace` when given, at a lower priority with `niceness`.
     init(
-        _ arguments: [String], shellPrefix: String? = nil, environment: [String: String] = [:],
+        _ arguments: [String], shellPrefix: String? = nil, launcher: [String] = [], environment: [String: String] = [:],
         binary: String = RingwayBinary.path, namespace: NetworkNamespace? = nil, niceness: Int32 = 0
     ) throws {
         if !environment.isEmpty {
@@ -38,12 +42,26 @@ final class RingwayProcess: @unchecked Sendable {
         if let shellPrefix {
             let quoted = ([binary] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
             command = ("/bin/sh", ["-c", shellPrefix + "; exec " + quoted.joined(separator: " ")])
+        } else if let first = launcher.first {
+            command = (first, Array(launcher.dropFirst()) + [binary] + arguments)
         }
         // nice execs the command, so the process id stays the command's own.
         if niceness != 0 { command = ("/usr/bin/nice", ["-n", "\(niceness)", command.executable] + command.arguments) }
         if let namespace { command = namespace.command(command.executable, command.arguments) }
         process.executableURL = URL(fileURLWithPath: command.executable)
         process.arguments = command.arguments
+        try start()
+    }
+
+    /// Starts `executable arguments...`: a wrapper (unshare, chroot) that ends by exec'ing a
+    /// ringway, so the process, its signals and its stderr are ringway's.
+    init(wrapper executable: String, _ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        try start()
+    }
+
+    private func start() throws {
         process.standardError = errorPipe
         process.standardOutput = FileHandle.nullDevice
         try process.run()
