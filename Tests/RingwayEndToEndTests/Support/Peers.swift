@@ -42,7 +42,7 @@ final class PeerProcess: @unchecked Sendable {
     let directory: URL
     let process = Process()
     private let log = Pipe()
-    private let collected = Mutex<String>("")
+    private var collector: PipeCollector?
 
     init(executable: String, config: String, configName: String, arguments: (String) -> [String]) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("ringway-peer-\(UUID().uuidString)")
@@ -53,22 +53,17 @@ final class PeerProcess: @unchecked Sendable {
         process.arguments = arguments(configPath)
         process.standardOutput = log
         process.standardError = log
-        log.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard !data.isEmpty else { return }
-            self?.collected.withLock { $0 += String(decoding: data, as: UTF8.self) }
-        }
         try process.run()
+        collector = PipeCollector(log)
     }
 
     deinit {
         process.stop(grace: 2)
-        log.fileHandleForReading.readabilityHandler = nil
         try? FileManager.default.removeItem(at: directory)
     }
 
     /// What the peer printed so far (never blocks).
-    var output: String { collected.withLock { $0 } }
+    var output: String { collector?.output ?? "" }
 }
 
 /// Waits until something accepts connections on 127.0.0.1:`port`.
