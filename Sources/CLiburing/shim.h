@@ -59,4 +59,17 @@ extern const char *strerrordesc_np(int errnum);
 static inline const char *ringway_errno_name(int code) { return strerrorname_np(code); }
 static inline const char *ringway_errno_text(int code) { return strerrordesc_np(code); }
 
+// Passing descriptors over a Unix socket (SCM_RIGHTS): the CMSG_* helpers are macros, which
+// Swift does not import, and struct ucred is shown only under _GNU_SOURCE.
+static inline size_t ringway_cmsg_space(size_t length) { return CMSG_SPACE(length); }
+static inline size_t ringway_cmsg_len(size_t length) { return CMSG_LEN(length); }
+static inline struct cmsghdr *ringway_cmsg_firsthdr(struct msghdr *message) { return CMSG_FIRSTHDR(message); }
+static inline struct cmsghdr *ringway_cmsg_nxthdr(struct msghdr *message, struct cmsghdr *header) {
+    return CMSG_NXTHDR(message, header);
+}
+static inline unsigned char *ringway_cmsg_data(struct cmsghdr *header) { return CMSG_DATA(header); }
+struct ringway_ucred { pid_t pid; uid_t uid; gid_t gid; };
+static const int ringway_SO_PEERCRED = 17;
+static const int ringway_MSG_CMSG_CLOEXEC = 0x40000000;
+
 #endif

@@ -97,6 +97,11 @@ struct RingwayCommand: ParsableCommand {
         "After the first SIGTERM or SIGINT, how long open connections may finish (a second signal stops at once), and how long a service a reload removed may finish; a Go duration or seconds.", valueName: "duration"))
     var drainTimeout: String = "30s"
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Replace Ringway without losing a client: at start, take over the listening sockets of the Ringway serving this Unix socket, then serve it for the next one (README, Zero-loss replacement).",
+        valueName: "path"))
+    var handoverSocket: String?
+
     @Option(name: .long, help: "Most receive buffers per worker (a power of two); 64 circulate at first, more as load needs them.")
     var buffers: Int = 1024
 
@@ -131,6 +136,10 @@ struct RingwayCommand: ParsableCommand {
         }
         guard (1...6).contains(buffersPerDirection) else {
             throw ValidationError("--buffers-per-direction \(buffersPerDirection): must be between 1 and 6")
+        }
+        if let handoverSocket, handoverSocket.isEmpty || handoverSocket.utf8.count > 90 {
+            // A Unix socket path has room for 107 bytes, and the socket is bound beside it first.
+            throw ValidationError("--handover-socket \(handoverSocket): expected a path of 1 to 90 bytes")
         }
         if let bufferMemory, ByteSize.parse(bufferMemory) == nil {
             throw ValidationError("--buffer-memory \(bufferMemory): expected a size such as 268435456, 512MiB or 1GiB")

@@ -89,12 +89,43 @@ if command.check {
     print("ringway: configuration\(origin) is valid: \(configuration.services.count) service\(configuration.services.count == 1 ? "" : "s")")
     exit(0)
 }
+// Zero-loss replacement (README): with --handover-socket, a running predecessor's listening
+// sockets are taken over before anything is bound; without it, a successor on the same ports
+// relies on the kernel moving queued clients over, and start-up says when it will not.
+var inherited: InheritedListeners?
+var predecessor: Int32?
+if let path = command.handoverSocket {
+    switch ListenerHandover.takeOver(from: path) {
+    case .noPredecessor:
+        break
+    case .received(let listeners, let pid):
+        (inherited, predecessor) = (listeners, pid)
+    case .failed(let reason):
+        options.startupWarnings.append("no listening sockets taken over: \(reason); binding new ones")
+    }
+} else if let warning = QueuedConnectionMigration.warning() {
+    options.startupWarnings.append(warning)
+}
 let engine: Engine
 do {
-    engine = try Engine(services: configuration.engineServices, options: options)
+    engine = try Engine(services: configuration.engineServices, options: options, inheriting: inherited)
     try engine.start()
 } catch {
     fail(error.description)
+}
+if let predecessor, let inherited {
+    engine.note(
+        "took over \(engine.inheritedSocketsUsed) of the \(inherited.count) listening sockets of pid \(predecessor); "
+            + "SIGTERM it to let it drain", kind: "handover")
+}
+// Serves the path only now, once running: a successor that failed to start leaves it to its predecessor.
+var handoverServer: ListenerHandover.Server?
+if let path = command.handoverSocket {
+    do {
+        handoverServer = try ListenerHandover.Server(path: path)
+    } catch {
+        engine.note("cannot serve \(path): \(error); a successor will bind sockets of its own", kind: "handover", level: .warn)
+    }
 }
 // Every worker accepts on every service now: tell systemd (Type=notify), if it asked.
 let reports = ServiceManagerReports(engine: engine, notifier: ServiceNotifier.fromEnvironment())
@@ -122,10 +153,12 @@ func reload() -> ReloadOutcome {
 }
 
 // First SIGINT/SIGTERM: drain (stop accepting, let connections finish). A second one: stop now.
+// Handovers are answered on this thread too, so sockets are never handed over as a drain closes them.
 var draining = false
 while !engine.isFinished {
-    var timeout = timespec(tv_sec: 0, tv_nsec: 100_000_000)
+    var timeout = timespec(tv_sec: 0, tv_nsec: handoverServer == nil ? 100_000_000 : 20_000_000)
     let received = sigtimedwait(&handledSignals, nil, &timeout)
+    handoverServer?.serveWaiting(engine)
     reports.tick()
     guard received > 0 else { continue }
     if received == SIGHUP {
@@ -137,6 +170,8 @@ while !engine.isFinished {
         engine.stop()
     } else {
         draining = true
+        handoverServer?.close()
+        handoverServer = nil
         reports.drainStarted(timeout: configuration.drainTimeout)
         engine.drain()
     }

@@ -287,6 +287,28 @@ struct StateMachineTests {
         #expect(machine.closes(.draining) == 1)
     }
 
+    /// The drain serves the backlog, and again just before the listener closes: a client that
+    /// completed its handshake while the cancelled accept was still in flight is served rather
+    /// than reset by the close (it was reset before this sweep).
+    @Test func drainServesClientsQueuedUntilTheListenerCloses() throws {
+        let machine = try Machine([scriptedService()])
+        let listener = machine.listeners[0]
+        func queueClient(port: UInt16) {
+            let client = machine.kernel.newDescriptor()
+            machine.kernel.peers[client.rawValue] = IPEndpoint(address: .v4(.loopback), port: port)
+            machine.kernel.backlogs[listener.rawValue, default: []].append(client)
+        }
+        queueClient(port: 40001)
+        machine.worker.beginDrain(deadline: machine.worker.now + 10_000)
+        #expect(machine.active == 1, "the backlog is served when the drain begins")
+        #expect(!machine.kernel.closedNow.contains(listener), "the cancelled accept is still in flight")
+        queueClient(port: 40002)
+        machine.complete(try machine.take(.accept), .failure(.canceled))
+        #expect(machine.active == 2, "the client queued since is served too")
+        #expect(machine.kernel.closedNow.contains(listener), "then the listener closes")
+        #expect(machine.kernel.backlogs[listener.rawValue]?.isEmpty != false)
+    }
+
     /// A completion the dispatch has no transition for closes the connection as an internal
     /// error instead of being guessed at.
     @Test func anUnexpectedCompletionIsAnInternalError() throws {

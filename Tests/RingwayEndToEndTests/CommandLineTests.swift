@@ -52,6 +52,9 @@ struct CommandLineTests {
         BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--buffers", "1000"], begins: "ringway: --buffers 1000: ", mentions: "power of two"),
         // The ranges the README's option table gives, one past each end.
         BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--buffers", "0"], begins: "ringway: --buffers 0: ", mentions: "from 1 to 32768"),
+        BadCommandLine(
+            arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--handover-socket", "/tmp/" + String(repeating: "x", count: 90)],
+            begins: "ringway: --handover-socket /tmp/", mentions: "1 to 90 bytes"),
         BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--buffers", "65536"], begins: "ringway: --buffers 65536: ", mentions: "from 1 to 32768"),
         BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--buffers", "3"], begins: "ringway: --buffers 3: ", mentions: "power of two"),
         BadCommandLine(arguments: ["-L", "tcp://:8080/127.0.0.1:80", "--buffer-size", "1023"], begins: "ringway: --buffer-size 1023: ", mentions: "between 1024 and 4194304"),

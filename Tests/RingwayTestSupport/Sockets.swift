@@ -48,6 +48,10 @@ public enum Sockets {
         guard fd >= 0 else { throw SocketError(what: "socket", code: errno) }
         setTimeouts(fd, seconds: timeoutSeconds)
         if let source {
+            // The port is then chosen at connect() for the whole 4-tuple (and may reuse one in
+            // TIME_WAIT on loopback), not at bind(), which would run out at high connection rates.
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_IP), 24 /* IP_BIND_ADDRESS_NO_PORT */, &one, socklen_t(4))
             try withSockaddr(IPEndpoint(address: source, port: 0)) { address, length in
                 guard bind(fd, address, length) == 0 else {
                     close(fd)

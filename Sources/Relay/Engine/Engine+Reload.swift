@@ -156,7 +156,9 @@ extension Engine {
         summary.changed = match.changed.map { running[$0.position].name }
         summary.kept = match.kept.map { running[$0.position].name }
         summary.removed = match.removed.compactMap { state.table.entries[$0].config?.name }
-        state.table.commit(running, layout: layout, removed: match.removed, generation: generation)
+        state.table.commit(
+            running, layout: layout, removed: match.removed,
+            opened: Dictionary(uniqueKeysWithValues: opened.map { ($0.slot, $0.sockets) }), generation: generation)
         for (position, slot) in layout.enumerated() { metrics.name(slot: slot, running[position].name) }
         return summary
     }

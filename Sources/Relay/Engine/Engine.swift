@@ -47,7 +47,14 @@ public final class Engine: @unchecked Sendable {
     let logOutput: LogOutput
     private let bufferPlan: BufferPlan
 
-    public init(services: [ServiceConfig], options: EngineOptions) throws(EngineError) {
+    /// Of the sockets a predecessor handed over, how many the services took.
+    public let inheritedSocketsUsed: Int
+
+    /// `inheriting`: listening sockets a predecessor handed over (`ListenerHandover`); a service
+    /// takes those bound to its address before it binds new ones, and the rest are closed.
+    public init(
+        services: [ServiceConfig], options: EngineOptions, inheriting inherited: InheritedListeners? = nil
+    ) throws(EngineError) {
         precondition(options.workers > 0, "at least one worker")
         let bufferPlan: BufferPlan
         do {
@@ -67,7 +74,8 @@ public final class Engine: @unchecked Sendable {
         var resolvedServices = services
         do {
             for (index, service) in services.enumerated() {
-                let (sockets, port) = try openListeningSockets(service: service.name, listen: service.listen, count: options.workers)
+                let (sockets, port) = try openListeningSockets(
+                    service: service.name, listen: service.listen, count: options.workers, inherited: inherited)
                 for worker in 0..<options.workers { perWorker[worker].append(sockets[worker]) }
                 resolvedServices[index].listen.port = port
             }
@@ -75,13 +83,15 @@ public final class Engine: @unchecked Sendable {
             perWorker.joined().forEach { $0.closeNow() }
             throw .listen(error)
         }
+        self.inheritedSocketsUsed = (inherited?.count ?? 0) - (inherited?.closeUnused() ?? 0)
         self.options = options
         self.bufferPlan = bufferPlan
         self.listenSockets = perWorker
         let capacity = Engine.serviceCapacity(forStartingWith: services.count)
         self.serviceCapacity = capacity
         self.scratchChunkSize = Engine.scratchChunkSize(for: resolvedServices)
-        self.slots = Mutex((ServiceSlots(services: resolvedServices, capacity: capacity), 0))
+        let socketsByService = resolvedServices.indices.map { index in perWorker.map { $0[index] } }
+        self.slots = Mutex((ServiceSlots(services: resolvedServices, sockets: socketsByService, capacity: capacity), 0))
         self.shared = SharedServiceState(count: capacity)
         self.metrics = MetricsSource(serviceNames: services.map(\.name), capacity: capacity, shared: shared)
         self.targetHealth = TargetHealthRegistry(services: resolvedServices)
@@ -229,6 +239,28 @@ public final class Engine: @unchecked Sendable {
                         + "source address; set trustedProxies=CIDR,... to the load balancers' addresses")
                 }
             }
+        }
+        log.flush()
+    }
+
+    /// The listening sockets of every running service, for a successor to take over
+    /// (`ListenerHandover`); nil once a drain or stop has begun, when they may be closing. From
+    /// now on they are shared: a drain leaves their backlog to the successor and closes only
+    /// this process's descriptors, so the sockets go on listening.
+    public func listeningSocketsForHandover() -> [Descriptor]? {
+        slots.withLock { state -> [Descriptor]? in
+            guard controls.allSatisfy({ $0.currentCommand == .run }) else { return nil }
+            for control in controls { control.shareListeners() }
+            return state.table.liveSockets
+        }
+    }
+
+    /// One line at `info` (or `warn`) outside any service: handovers and the like.
+    public func note(_ message: String, kind: String, level: LogLevel = .info) {
+        var log = EventLog(level: options.logLevel, output: logOutput)
+        log.write(level) { line in
+            line.field("kind", kind)
+            line.field("msg", message)
         }
         log.flush()
     }

@@ -1,4 +1,5 @@
 import RingwayConfig
+import Uring
 
 /// The engine's record of which service each slot holds. A slot is a service's identity while
 /// it lives: its listening sockets, counters and places are indexed by it. A reload keeps the
@@ -17,19 +18,27 @@ struct ServiceSlots {
         var state: State = .free
         /// The service as running, its bound port filled in.
         var config: ServiceConfig?
+        /// Its listening sockets, one per worker (the workers close them when it is removed).
+        var sockets: [Descriptor] = []
     }
 
     private(set) var entries: [Entry]
     /// Live slots in the order of the configuration that made them.
     private(set) var order: [Int]
 
-    init(services: [ServiceConfig], capacity: Int) {
+    /// `sockets[i]`: service i's sockets, one per worker.
+    init(services: [ServiceConfig], sockets: [[Descriptor]], capacity: Int) {
         entries = Array(repeating: Entry(), count: capacity)
-        for (index, service) in services.enumerated() { entries[index] = Entry(state: .live, config: service) }
+        for (index, service) in services.enumerated() {
+            entries[index] = Entry(state: .live, config: service, sockets: sockets[index])
+        }
         order = Array(services.indices)
     }
 
     var liveServices: [ServiceConfig] { order.compactMap { entries[$0].config } }
+
+    /// The listening sockets of every running service, all workers.
+    var liveSockets: [Descriptor] { order.flatMap { entries[$0].sockets } }
 
     /// How `services` differs from what runs: the match is by listen address, since a kept
     /// address is a kept socket.
@@ -69,10 +78,18 @@ struct ServiceSlots {
 
     var freeSlots: [Int] { entries.indices.filter { entries[$0].state == .free } }
 
-    /// Records an applied reload: `layout[i]` is the slot of the new configuration's service i.
-    mutating func commit(_ services: [ServiceConfig], layout: [Int], removed: [Int], generation: Int) {
-        for slot in removed { entries[slot].state = .retired(generation: generation) }
-        for (service, slot) in zip(services, layout) { entries[slot] = Entry(state: .live, config: service) }
+    /// Records an applied reload: `layout[i]` is the slot of the new configuration's service i;
+    /// `opened` the sockets of the slots it added (kept and changed slots keep theirs).
+    mutating func commit(
+        _ services: [ServiceConfig], layout: [Int], removed: [Int], opened: [Int: [Descriptor]], generation: Int
+    ) {
+        for slot in removed {
+            entries[slot].state = .retired(generation: generation)
+            entries[slot].sockets = []
+        }
+        for (service, slot) in zip(services, layout) {
+            entries[slot] = Entry(state: .live, config: service, sockets: opened[slot] ?? entries[slot].sockets)
+        }
         order = layout
     }
 }

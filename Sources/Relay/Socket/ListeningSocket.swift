@@ -19,16 +19,21 @@ public struct ListenError: Error, CustomStringConvertible {
     }
 }
 
-/// Opens one SO_REUSEPORT listening socket per worker for `listen`. All of them share the port,
-/// and the kernel spreads new connections across them by hash. Port 0 picks a free port once and
-/// binds the other workers' sockets to the same one. Returns the sockets and the bound port.
+/// Opens one SO_REUSEPORT listening socket per worker for `listen`, or takes one a predecessor
+/// handed over (`inherited`). All of them share the port, and the kernel spreads new connections
+/// across them by hash. Port 0 picks a free port once and binds the other workers' sockets to the
+/// same one. Returns the sockets and the bound port.
 func openListeningSockets(
-    service: String, listen: ListenAddress, count: Int, backlog: Int32 = 4096
+    service: String, listen: ListenAddress, count: Int, backlog: Int32 = 4096, inherited: InheritedListeners? = nil
 ) throws(ListenError) -> (sockets: [Descriptor], port: UInt16) {
     var sockets: [Descriptor] = []
     var port = listen.port
     do {
         for _ in 0..<count {
+            if let socket = inherited?.take(listen) {
+                sockets.append(socket)
+                continue
+            }
             sockets.append(try openListeningSocket(service: service, listen: ListenAddress(host: listen.host, port: port), backlog: backlog))
             if port == 0, let bound = (try? sockets[0].localAddress()).flatMap(IPEndpoint.init) { port = bound.port }
         }

@@ -18,6 +18,9 @@ struct ListenerState {
     var atLimit = false
     /// The socket is closed (drain, removal), or the slot never had one.
     var closed = false
+    /// Accepting stopped and the socket was made non-blocking, so its backlog can be swept
+    /// with plain accepts until it is empty (`stopListening`).
+    var sweepable = false
     /// The slot holds a service here (false: never used, or released after a removal).
     var inUse = true
     /// A reload removed the service; its connections may run until `retireDeadline` (ms).

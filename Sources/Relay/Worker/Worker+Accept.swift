@@ -28,7 +28,7 @@ extension Worker {
         if !completion.hasMore {
             listeners[listener].armed = false
             listeners.acceptsInFlight -= 1
-            if (draining && !servesDuringDrain(listener)) || listeners[listener].retired { listeners.close(listener, kernel) }
+            if (draining && !servesDuringDrain(listener)) || listeners[listener].retired { closeServingBacklog(listener) }
         }
         let service = UInt16(listener)
         switch completion.result {
@@ -222,19 +222,7 @@ extension Worker {
         drainDeadline = min(drainDeadline, deadline)
         guard !draining else { return }
         draining = true
-        for index in listeners.indices where !listeners[index].closed && !servesDuringDrain(index) {
-            if listeners[index].armed { cancelAccept(index) }
-            // Connections already queued in the backlog were accepted by the kernel on our
-            // behalf: serve them rather than reset them when the socket closes.
-            if (try? kernel.setNonBlocking(listeners[index].socket)) != nil {
-                while let socket = kernel.acceptWaiting(on: listeners[index].socket) {
-                    openConnection(socket: socket, listener: index)
-                }
-            }
-            // New clients get a prompt refusal instead of waiting in a backlog nobody serves.
-            // A socket with an accept still in flight closes when its last completion arrives.
-            if !listeners[index].armed { listeners.close(index, kernel) }
-        }
+        for index in listeners.indices where !listeners[index].closed && !servesDuringDrain(index) { stopListening(index) }
         let (worker, open) = (UInt64(settings.index), UInt64(slab.active))
         log.write(.info) { line in
             line.field("kind", "worker")
@@ -244,10 +232,48 @@ extension Worker {
         }
     }
 
+    /// Stops accepting on `listener` (drain, removal by a reload): its multishot accept is
+    /// cancelled, the connections already in its backlog are served, and the socket closes now,
+    /// or when the cancelled accept's last completion arrives if it is still in flight, so new
+    /// clients are refused at once instead of waiting in a backlog nobody serves.
+    mutating func stopListening(_ listener: Int) {
+        if listeners[listener].armed { cancelAccept(listener) }
+        // Non-blocking, so that a sweep stops at an empty backlog instead of waiting in it. Not
+        // a socket a successor took over: it serves the backlog, and the flag would be its too.
+        listeners[listener].sweepable = !control.listenersShared
+            && (try? kernel.setNonBlocking(listeners[listener].socket)) != nil
+        if listeners[listener].armed {
+            serveBacklog(listener)
+        } else {
+            closeServingBacklog(listener)
+        }
+    }
+
+    /// Serves the connections waiting in `listener`'s backlog. The kernel completed their
+    /// handshakes on our behalf: closing the socket over them would reset every one.
+    mutating func serveBacklog(_ listener: Int) {
+        guard listeners[listener].sweepable, !listeners[listener].closed else { return }
+        while let socket = kernel.acceptWaiting(on: listeners[listener].socket) {
+            openConnection(socket: socket, listener: listener)
+        }
+    }
+
+    /// Closes `listener`'s socket right after a last sweep of its backlog, so clients that
+    /// arrived while a cancelled accept was still in flight are served too. One whose handshake
+    /// completes between that sweep and the close is still reset, unless the kernel moves it to
+    /// another socket of the port's SO_REUSEPORT group (`net.ipv4.tcp_migrate_req=1`): that is
+    /// what a successor process listening on the same port needs (README, Zero-loss replacement).
+    mutating func closeServingBacklog(_ listener: Int) {
+        serveBacklog(listener)
+        listeners.close(listener, kernel)
+    }
+
     /// The metrics endpoint keeps accepting through a drain, so `/ready` can answer 503 and
-    /// scrapes see the drain, until the relayed connections are gone.
+    /// scrapes see the drain, until the relayed connections are gone. Not after a handover: the
+    /// successor answers on the same socket, and a draining 503 beside its answers would make
+    /// a health check flap.
     func servesDuringDrain(_ listener: Int) -> Bool {
-        !metricsEndpointClosed && listeners[listener].inUse && !listeners[listener].retired
+        !control.listenersShared && !metricsEndpointClosed && listeners[listener].inUse && !listeners[listener].retired
             && models[listeners[listener].model].pointee.kind == .metrics
     }
 

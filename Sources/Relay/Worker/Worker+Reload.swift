@@ -55,15 +55,7 @@ extension Worker {
         listeners[slot].retired = true
         listeners[slot].retireDeadline = now + settings.drainTimeoutMilliseconds
         listeners.retiredCount += 1
-        if !listeners[slot].closed {
-            if listeners[slot].armed { cancelAccept(slot) }
-            if (try? kernel.setNonBlocking(listeners[slot].socket)) != nil {
-                while let socket = kernel.acceptWaiting(on: listeners[slot].socket) {
-                    openConnection(socket: socket, listener: slot)
-                }
-            }
-            if !listeners[slot].armed { listeners.close(slot, kernel) }
-        }
+        if !listeners[slot].closed { stopListening(slot) }
         // Clients the cancelled accept still hands over start on the service's last settings:
         // its model stays until the socket has closed.
         if listeners[slot].closed { models.retire(listeners[slot].model) }

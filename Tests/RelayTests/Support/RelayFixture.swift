@@ -57,6 +57,10 @@ final class RelayFixture {
         resolverServers: [String]? = nil, resolverTimeoutMilliseconds: Int? = nil
     ) throws {
         raiseDescriptorLimit()
+        // The binary ignores SIGPIPE (sends use MSG_NOSIGNAL, but a splice into a socket whose
+        // peer is gone raises it, from an io-wq thread of this process); an engine run in the
+        // test process needs the same, or such a splice ends the whole test run (seen once).
+        signal(SIGPIPE, SIG_IGN)
         var options = EngineOptions(
             workers: workers, logLevel: logLevel, bufferCount: bufferCount, bufferSize: bufferSize,
             buffersPerDirection: buffersPerDirection, drainTimeout: drainTimeout)

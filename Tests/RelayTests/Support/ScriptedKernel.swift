@@ -114,7 +114,13 @@ final class ScriptedKernel: Kernel {
     func pendingError(of socket: Descriptor) -> Errno? { socketErrors.removeValue(forKey: socket.rawValue) }
     func shutdownNow(_ socket: Descriptor) { shutdownNow.append(socket) }
     func closeNow(_ descriptor: Descriptor) { closedNow.append(descriptor) }
-    func acceptWaiting(on listener: Descriptor) -> Descriptor? { nil }
+    /// Clients the kernel holds in a listener's backlog, taken by non-blocking accepts in order.
+    var backlogs: [Int32: [Descriptor]] = [:]
+    func acceptWaiting(on listener: Descriptor) -> Descriptor? {
+        guard let next = backlogs[listener.rawValue]?.first else { return nil }
+        backlogs[listener.rawValue]?.removeFirst()
+        return next
+    }
     func openPipe(capacity: Int32) throws(Errno) -> (read: Descriptor, write: Descriptor) { (newDescriptor(), newDescriptor()) }
     func write(_ descriptor: Descriptor, _ bytes: UnsafeRawPointer, count: Int) throws(Errno) -> Int { count }
 }

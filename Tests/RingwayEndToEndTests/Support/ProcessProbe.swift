@@ -38,6 +38,76 @@ enum ProcessProbe {
     static func metric(_ name: String, port: UInt16) -> UInt64? {
         value(name, in: scrape(port: port))
     }
+
+    /// What a process that does not exit is doing: each thread's state and kernel wait channel,
+    /// and the TCP states of its sockets (`01` established, `08` close-wait, `0A` listen, ...).
+    static func stuckReport(of pid: Int32) -> String {
+        let threads = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []).sorted().map { task in
+            let comm = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/comm", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/stat", encoding: .utf8)) ?? ""
+            let state = stat.split(separator: ")").last?.split(separator: " ").first ?? "?"
+            let wchan = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/wchan", encoding: .utf8)) ?? "?"
+            return "\(comm) \(state) \(wchan)"
+        }
+        var states: [Substring: Substring] = [:]
+        for table in ["tcp", "tcp6"] {
+            let text = (try? String(contentsOfFile: "/proc/\(pid)/net/\(table)", encoding: .utf8)) ?? ""
+            for line in text.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                if fields.count > 9 { states[fields[9]] = fields[3] + " " + fields[1] + ">" + fields[2] }
+            }
+        }
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+        let sockets = descriptors.compactMap { name -> String? in
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(name)"),
+                target.hasPrefix("socket:[")
+            else { return nil }
+            return states[Substring(target).dropFirst(8).dropLast()].map(String.init) ?? "other"
+        }
+        return "threads: \(threads.joined(separator: "; ")); \(descriptors.count) descriptors; sockets: "
+            + sockets.sorted().joined(separator: ", ")
+    }
+
+    /// Whether anything listens on TCP `port` in the network namespace of process `pid`.
+    static func listens(port: UInt16, inNamespaceOf pid: Int32) -> Bool {
+        !listeningInodes(port: port, pid: pid).isEmpty
+    }
+
+    private static func listeningInodes(port: UInt16, pid: Int32) -> Set<Substring> {
+        var inodes: Set<Substring> = []
+        for table in ["tcp", "tcp6"] {
+            guard let text = try? String(contentsOfFile: "/proc/\(pid)/net/\(table)", encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                guard fields.count > 9, fields[3] == "0A", let local = fields[1].split(separator: ":").last,
+                    UInt16(local, radix: 16) == port
+                else { continue }
+                inodes.insert(fields[9])
+            }
+        }
+        return inodes
+    }
+
+    /// How many listening TCP sockets on `port` process `pid` holds.
+    static func listeningSockets(of pid: Int32, port: UInt16) -> Int {
+        listeningSocketInodes(of: pid, port: port).count
+    }
+
+    /// The inodes of the listening TCP sockets on `port` process `pid` holds: its descriptors
+    /// matched with the LISTEN entries of /proc/PID/net/tcp{,6}, those of its network namespace.
+    /// Two processes holding one socket (a handover) show the same inode.
+    static func listeningSocketInodes(of pid: Int32, port: UInt16) -> Set<Substring> {
+        let inodes = listeningInodes(port: port, pid: pid)
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+        return Set(descriptors.compactMap { name -> Substring? in
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(name)"),
+                target.hasPrefix("socket:[")
+            else { return nil }
+            let inode = Substring(target).dropFirst(8).dropLast()
+            return inodes.contains(inode) ? inode : nil
+        })
+    }
 }
 
 /// An upstream that accepts and never reads until `release()`, then closes: clients that write

@@ -29,22 +29,27 @@ final class RingwayProcess: @unchecked Sendable {
 
     /// Starts `ringway arguments...`, optionally through `/bin/sh -c` with a shell prefix (for
     /// `ulimit`) or as the last arguments of a `launcher` command (`strace -f -o FILE`), with
-    /// `environment` added to the test's own.
-    init(_ arguments: [String], shellPrefix: String? = nil, launcher: [String] = [], environment: [String: String] = [:]) throws {
+    /// `environment` added to the test's own; `binary` in place of the one under test
+    /// (upgrades), inside `namespace` when given, at a lower priority with `niceness`.
+    init(
+        _ arguments: [String], shellPrefix: String? = nil, launcher: [String] = [], environment: [String: String] = [:],
+        binary: String = RingwayBinary.path, namespace: NetworkNamespace? = nil, niceness: Int32 = 0
+    ) throws {
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
+        var command = (executable: binary, arguments: arguments)
         if let shellPrefix {
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            let quoted = ([RingwayBinary.path] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
-            process.arguments = ["-c", shellPrefix + "; exec " + quoted.joined(separator: " ")]
-        } else if let command = launcher.first {
-            process.executableURL = URL(fileURLWithPath: command)
-            process.arguments = launcher.dropFirst() + [RingwayBinary.path] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: RingwayBinary.path)
-            process.arguments = arguments
+            let quoted = ([binary] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+            command = ("/bin/sh", ["-c", shellPrefix + "; exec " + quoted.joined(separator: " ")])
+        } else if let first = launcher.first {
+            command = (first, Array(launcher.dropFirst()) + [binary] + arguments)
         }
+        // nice execs the command, so the process id stays the command's own.
+        if niceness != 0 { command = ("/usr/bin/nice", ["-n", "\(niceness)", command.executable] + command.arguments) }
+        if let namespace { command = namespace.command(command.executable, command.arguments) }
+        process.executableURL = URL(fileURLWithPath: command.executable)
+        process.arguments = command.arguments
         try start()
     }
 
@@ -65,6 +70,24 @@ final class RingwayProcess: @unchecked Sendable {
 
     deinit {
         process.stop(grace: 5)
+    }
+
+    /// Starts Ringway and returns once it holds `sockets` listening sockets on `port` (one per
+    /// worker and service): from then on the kernel queues clients for it. For runs at
+    /// `--log-level warn`, which has no "listening on" line.
+    static func listening(
+        _ arguments: [String], binary: String = RingwayBinary.path, namespace: NetworkNamespace? = nil, port: UInt16,
+        sockets: Int, niceness: Int32 = 0
+    ) throws -> RingwayProcess {
+        let ringway = try RingwayProcess(arguments, binary: binary, namespace: namespace, niceness: niceness)
+        let pid = ringway.process.processIdentifier
+        let listening = becomesTrue(within: 20) {
+            ProcessProbe.listeningSockets(of: pid, port: port) == sockets || !ringway.process.isRunning
+        }
+        guard listening, ringway.process.isRunning else {
+            throw SocketError(what: "\(binary) did not listen on \(port): \(ringway.lines.suffix(3))", code: 0)
+        }
+        return ringway
     }
 
     var lines: [String] { (collector?.output ?? "").split(separator: "\n").map(String.init) }

@@ -1,0 +1,150 @@
+import Foundation
+import Glibc
+import ProxyProtocol
+import Relay
+import RingwayConfig
+import RingwayTestSupport
+import Synchronization
+import Testing
+import Uring
+
+/// `ListenerHandover`: a successor takes its predecessor's very listening sockets over a Unix
+/// socket, and the predecessor's drain leaves them listening (README, Zero-loss replacement).
+@Suite("Listener handover", .serialized)
+struct ListenerHandoverTests {
+    static func temporaryPath(_ name: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("ringway-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock").path
+    }
+
+    /// The socket's inode: two descriptors of one socket, in one process or two, share it.
+    static func inode(_ descriptor: Descriptor) -> UInt {
+        var status = stat()
+        return fstat(descriptor.rawValue, &status) == 0 ? UInt(status.st_ino) : 0
+    }
+
+    /// Runs `takeOver` on a thread of its own while this one serves the predecessor's side;
+    /// returns the outcome and the predecessor's handover log lines.
+    static func handOver(from fixture: RelayFixture, server: ListenerHandover.Server, path: String) -> (ListenerHandover.Outcome, [String]) {
+        let outcome = Mutex<ListenerHandover.Outcome?>(nil)
+        let thread = Thread { let taken = ListenerHandover.takeOver(from: path); outcome.withLock { $0 = taken } }
+        thread.start()
+        let done = becomesTrue(within: 10, interval: 2_000) {
+            server.serveWaiting(fixture.engine)
+            return outcome.withLock { $0 != nil }
+        }
+        precondition(done, "the successor's side did not finish")
+        let lines = waitFor(seconds: 5) { () -> [String]? in
+            let lines = fixture.logs.lines.filter { $0.contains("\"kind\":\"handover\"") }
+            return lines.isEmpty ? nil : lines
+        } ?? []
+        return (outcome.withLock { $0! }, lines)
+    }
+
+    @Test func aSuccessorTakesTheVerySocketsAndTheyOutliveThePredecessor() throws {
+        let echo = try ScriptedUpstream.echo()
+        defer { echo.stop() }
+        var service = forwardService(to: echo.port)
+        service.listen.port = try freePort()
+        let predecessor = try RelayFixture([service], workers: 2)
+        let path = Self.temporaryPath("handover")
+        defer { unlink(path) }
+        let server = try ListenerHandover.Server(path: path)
+        #expect(FileManager.default.fileExists(atPath: path))
+        var mode = stat()
+        #expect(stat(path, &mode) == 0 && mode.st_mode & 0o777 == 0o600, "only this user may ask for sockets")
+
+        let (outcome, lines) = Self.handOver(from: predecessor, server: server, path: path)
+        guard case .received(let inherited, let pid) = outcome else {
+            Issue.record("no sockets received: \(outcome)")
+            return
+        }
+        #expect(pid == getpid())
+        #expect(inherited.count == 2)
+        #expect(lines.first?.contains("handed 2 listening sockets") == true, "\(lines)")
+
+        // Three workers: two take the sockets handed over, the third binds one of its own.
+        var options = EngineOptions(workers: 3, drainTimeout: .seconds(5))
+        let logs = LogCapture()
+        options.logDescriptor = logs.writeDescriptor
+        let successor = try Engine(services: [service], options: options, inheriting: inherited)
+        try successor.start()
+        defer {
+            successor.stop()
+            successor.wait()
+            logs.finish()
+        }
+        #expect(successor.inheritedSocketsUsed == 2)
+        let before = Set((predecessor.engine.listeningSocketsForHandover() ?? []).map(Self.inode))
+        let after = (successor.listeningSocketsForHandover() ?? []).map(Self.inode)
+        #expect(after.count == 3)
+        #expect(Set(after).intersection(before).count == 2, "the same sockets, not new ones on the port")
+
+        // The predecessor drains and exits; the sockets go on listening, blocking as they were.
+        predecessor.engine.drain()
+        predecessor.engine.wait()
+        predecessor.logs.finish()
+        for socket in successor.listeningSocketsForHandover() ?? [] {
+            #expect(socket.isListeningTCPSocket)
+            #expect(fcntl(socket.rawValue, F_GETFL) & O_NONBLOCK == 0, "the predecessor's drain did not touch the shared flag")
+        }
+        for round in 0..<20 {
+            let client = try Sockets.connect(port: service.listen.port, timeoutSeconds: 5)
+            defer { close(client) }
+            try Sockets.sendAll(client, "round \(round)")
+            #expect(try Sockets.receive(client, exactly: "round \(round)".utf8.count) == Array("round \(round)".utf8))
+        }
+    }
+
+    @Test func aDrainingPredecessorKeepsItsSockets() throws {
+        var service = forwardService(to: try closedPort())
+        service.listen.port = try freePort()
+        let predecessor = try RelayFixture([service], workers: 1)
+        let path = Self.temporaryPath("draining")
+        defer { unlink(path) }
+        let server = try ListenerHandover.Server(path: path)
+        predecessor.engine.drain()
+        let (outcome, lines) = Self.handOver(from: predecessor, server: server, path: path)
+        guard case .failed(let reason) = outcome else {
+            Issue.record("expected a refusal, got \(outcome)")
+            return
+        }
+        #expect(reason.contains("is draining"), "\(reason)")
+        #expect(lines.first?.contains("while this process drains") == true, "\(lines)")
+        #expect(lines.first?.contains("\"level\":\"warn\"") == true, "\(lines)")
+        predecessor.engine.wait()
+        predecessor.logs.finish()
+    }
+
+    /// Nothing at the path, or a socket file its process left behind: start as usual.
+    @Test func withoutAPredecessorNothingIsTaken() throws {
+        let path = Self.temporaryPath("nobody")
+        guard case .noPredecessor = ListenerHandover.takeOver(from: path) else {
+            Issue.record("a missing file is no predecessor")
+            return
+        }
+        do {
+            _ = try ListenerHandover.Server(path: path)  // closed at once: the file stays, stale
+        }
+        defer { unlink(path) }
+        #expect(FileManager.default.fileExists(atPath: path))
+        guard case .noPredecessor = ListenerHandover.takeOver(from: path) else {
+            Issue.record("a stale socket file is no predecessor")
+            return
+        }
+    }
+
+    /// Fail closed: only listening TCP sockets are kept; anything else handed over is closed.
+    @Test func onlyListeningTCPSocketsAreKept() throws {
+        let (listener, port) = try Sockets.listen()
+        let connected = try Sockets.connect(port: port)
+        var ends: [Int32] = [-1, -1]
+        #expect(pipe(&ends) == 0)
+        let inherited = InheritedListeners([listener, connected, ends[0]].map { Descriptor(rawValue: $0) })
+        #expect(inherited.count == 1)
+        for closed in [connected, ends[0]] {
+            #expect(fcntl(closed, F_GETFD) == -1 && errno == EBADF, "fd \(closed) was closed")
+        }
+        close(ends[1])
+        close(listener)
+    }
+}
