@@ -84,14 +84,6 @@ extension RingView {
         io_uring_sqe_set_data64(limit, timeoutUserData)
     }
 
-    /// shutdown(SHUT_WR) on the ring (half-close).
-    @inlinable
-    public func prepareShutdown(socket: Descriptor, userData: UInt64) {
-        let sqe = nextSubmission()
-        io_uring_prep_shutdown(sqe, socket.rawValue, Int32(SHUT_WR))
-        io_uring_sqe_set_data64(sqe, userData)
-    }
-
     /// Cancels every in-flight request on `descriptor`; completes with the number canceled or -ENOENT.
     @inlinable
     public func prepareCancelAll(descriptor: Descriptor, userData: UInt64) {

@@ -33,10 +33,10 @@ struct StateMachineTests {
         let preamble = try machine.take(.send, .inbound)
         #expect(String(decoding: preamble.bytes, as: UTF8.self) == "PROXY TCP4 203.0.113.7 198.51.100.1 5555 443\r\nhello")
         machine.complete(preamble, .success(Int32(preamble.bytes.count)))
-        // Client FIN: after the last byte, the upstream gets FIN too.
+        // Client FIN: after the last byte, the upstream gets FIN too, by a direct shutdown.
+        let upstream = machine.worker.slab[0].connection.pointee.upstreamSocket
         try machine.complete(.receive, .inbound, .success(0))
-        let shutdown = try machine.take(.shutdown, .inbound)
-        machine.complete(shutdown, .success(0))
+        #expect(machine.kernel.shutdownWrites == [upstream])
         // Upstream FIN: both directions done, the connection ends.
         try machine.complete(.receive, .outbound, .success(0))
         #expect(machine.active == 0)
@@ -44,19 +44,23 @@ struct StateMachineTests {
         #expect(machine.count(.closeDescriptor) == 2, "both sockets closed on the ring")
     }
 
-    /// A normal end with the last shutdown still in flight: no cancel (one per descriptor cost
-    /// 2-3% of the CPU of short connections); the slot goes when the shutdown completes.
-    @Test func aNormalEndWaitsForItsShutdownWithoutCancelling() throws {
+    /// A normal end: each FIN is passed on by a shutdown system call, not a ring request (the
+    /// kernel runs ring shutdowns on an io-wq thread), so nothing is in flight when the second
+    /// FIN arrives: no cancel (one per descriptor cost 2-3% of the CPU of short connections), and
+    /// the slot goes at once. The FIN that closes the connection needs no shutdown of its own.
+    @Test func aNormalEndShutsDownDirectlyAndClosesAtTheSecondFIN() throws {
         let machine = try Machine([scriptedService()])
         try relaying(machine)
+        let (client, upstream) = (machine.worker.slab[0].connection.pointee.clientSocket,
+                                  machine.worker.slab[0].connection.pointee.upstreamSocket)
         try machine.complete(.receive, .inbound, .success(0))
-        let shutdown = try machine.take(.shutdown, .inbound)
-        // Upstream FIN before the shutdown's completion was reaped.
+        #expect(machine.kernel.shutdownWrites == [upstream])
+        #expect(machine.worker.slab[0].connection.pointee.inflight == 1, "only the outbound receive")
         try machine.complete(.receive, .outbound, .success(0))
         #expect(!machine.has(.cancel), "nothing that waits on a peer is in flight")
-        #expect(machine.active == 1, "the slot waits for the shutdown")
-        machine.complete(shutdown, .success(0))
         #expect(machine.active == 0)
+        #expect(machine.kernel.shutdownWrites == [upstream], "the close sends the client its FIN")
+        #expect(!machine.kernel.shutdownWrites.contains(client))
         #expect(machine.closes(.finished) == 1)
         #expect(machine.count(.closeDescriptor) == 2)
     }
@@ -66,7 +70,6 @@ struct StateMachineTests {
         let machine = try Machine([scriptedService()])
         try relaying(machine)
         try machine.complete(.receive, .inbound, .success(0))
-        try machine.complete(.shutdown, .inbound, .success(0))
         machine.worker.closeAll(reason: .draining)
         #expect(machine.has(.cancel), "the outbound receive is cancelled")
     }
@@ -185,7 +188,6 @@ struct StateMachineTests {
         let (client, upstream) = (machine.worker.slab[0].connection.pointee.clientSocket,
                                   machine.worker.slab[0].connection.pointee.upstreamSocket)
         try machine.complete(splice ? .spliceFill : .receive, .inbound, .success(0))
-        try machine.complete(.shutdown, .inbound, .success(0))
         // No error at the first check (a second on, 10 ms ticks): it comes back a second later,
         // even without an idle timeout.
         machine.endTurn(at: start + 1100)
@@ -210,7 +212,6 @@ struct StateMachineTests {
         let (client, upstream) = (machine.worker.slab[0].connection.pointee.clientSocket,
                                   machine.worker.slab[0].connection.pointee.upstreamSocket)
         try machine.complete(.receive, .outbound, .success(0))
-        try machine.complete(.shutdown, .outbound, .success(0))
         machine.kernel.socketErrors[upstream.rawValue] = .brokenPipe
         machine.endTurn(at: start + 1100)
         #expect(machine.firstPhase == "closing")
@@ -342,7 +343,6 @@ struct StateMachineTests {
         #expect(machine.counter(.bytesClientToUpstream) == 100)
         // End of both streams: pipes and sockets closed on the ring.
         try machine.complete(.spliceFill, .inbound, .success(0))
-        try machine.complete(.shutdown, .inbound, .success(0))
         try machine.complete(.spliceFill, .outbound, .success(0))
         #expect(machine.closes(.finished) == 1)
         #expect(machine.count(.closeDescriptor) == 6)

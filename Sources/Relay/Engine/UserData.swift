@@ -20,8 +20,6 @@ enum Verb: UInt8, CaseIterable {
     /// Provided-buffer receive from a direction's source, send to its sink (copy mode).
     case receive
     case send
-    /// shutdown(SHUT_WR) of a direction's sink after its last byte (half-close).
-    case shutdown
     /// While a direction waits for buffers: a poll for errors on its source.
     case watch
     /// Splice mode: source -> pipe, pipe -> sink, and the polls that wait for readiness.

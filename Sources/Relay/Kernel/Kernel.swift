@@ -13,7 +13,6 @@ protocol Kernel {
     func prepareConnect(
         socket: Descriptor, address: UnsafePointer<SocketAddress>, timeout: UnsafeMutablePointer<Timeout>,
         userData: UserData, timeoutUserData: UserData)
-    func prepareShutdown(socket: Descriptor, userData: UserData)
     func prepareCancelAll(descriptor: Descriptor, userData: UserData)
     func prepareCancel(target: UserData, userData: UserData)
     func prepareRead(descriptor: Descriptor, into buffer: UnsafeMutableRawPointer, length: Int, userData: UserData)
@@ -35,6 +34,8 @@ protocol Kernel {
     func resetOnClose(_ socket: Descriptor)
     func pendingError(of socket: Descriptor) -> Errno?
     func shutdownNow(_ socket: Descriptor)
+    /// shutdown(SHUT_WR) as a system call: on the ring it always runs on an io-wq thread.
+    func shutdownWriting(_ socket: Descriptor)
     func closeNow(_ descriptor: Descriptor)
     func acceptWaiting(on listener: Descriptor) -> Descriptor?
     func openPipe(capacity: Int32) throws(Errno) -> (read: Descriptor, write: Descriptor)
@@ -68,9 +69,6 @@ struct RingKernel: Kernel {
         ring.prepareConnect(
             socket: socket, address: address, userData: userData.packed, timeout: timeout,
             timeoutUserData: timeoutUserData.packed)
-    }
-    @inline(__always) func prepareShutdown(socket: Descriptor, userData: UserData) {
-        ring.prepareShutdown(socket: socket, userData: userData.packed)
     }
     @inline(__always) func prepareCancelAll(descriptor: Descriptor, userData: UserData) {
         ring.prepareCancelAll(descriptor: descriptor, userData: userData.packed)
@@ -108,6 +106,7 @@ struct RingKernel: Kernel {
     func resetOnClose(_ socket: Descriptor) { socket.resetOnClose() }
     func pendingError(of socket: Descriptor) -> Errno? { socket.pendingError() }
     func shutdownNow(_ socket: Descriptor) { socket.shutdownNow(.both) }
+    func shutdownWriting(_ socket: Descriptor) { socket.shutdownNow(.write) }
     func closeNow(_ descriptor: Descriptor) { descriptor.closeNow() }
     func acceptWaiting(on listener: Descriptor) -> Descriptor? { listener.acceptWaiting() }
     func openPipe(capacity: Int32) throws(Errno) -> (read: Descriptor, write: Descriptor) {

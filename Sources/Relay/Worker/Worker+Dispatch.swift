@@ -75,9 +75,9 @@ extension Worker {
             earlyBytesReceived(slot, completion)
         case (.connecting(let connecting), .connect):
             connectCompleted(slot, connecting, completion)
-        case (_, .connectTimeout), (_, .shutdown), (_, .cancel):
-            // The connect's own completion says whether the timeout fired; a shutdown or a
-            // cancel has nothing to act on.
+        case (_, .connectTimeout), (_, .cancel):
+            // The connect's own completion says whether the timeout fired; a cancel has nothing
+            // to act on.
             break
         case (.relaying(let relaying), .receive) where relaying.pipes == nil:
             received(slot, side, completion, buffer: buffer, pool: data.pool)

@@ -32,6 +32,8 @@ final class ScriptedKernel: Kernel {
     private(set) var closedNow: [Descriptor] = []
     private(set) var resetOnClose: Set<Int32> = []
     private(set) var shutdownNow: [Descriptor] = []
+    /// Sockets shut down for writing (a direction passed its FIN on), in order.
+    private(set) var shutdownWrites: [Descriptor] = []
     private var nextDescriptor: Int32 = 1000
     /// Peer and local addresses the socket calls report, per descriptor.
     var peers: [Int32: IPEndpoint] = [:]
@@ -73,7 +75,6 @@ final class ScriptedKernel: Kernel {
         record(Request(userData: userData, descriptor: socket, address: address.pointee))
         record(Request(userData: timeoutUserData, descriptor: socket))
     }
-    func prepareShutdown(socket: Descriptor, userData: UserData) { record(Request(userData: userData, descriptor: socket)) }
     func prepareCancelAll(descriptor: Descriptor, userData: UserData) {
         record(Request(userData: userData, descriptor: descriptor))
     }
@@ -113,6 +114,7 @@ final class ScriptedKernel: Kernel {
     func resetOnClose(_ socket: Descriptor) { resetOnClose.insert(socket.rawValue) }
     func pendingError(of socket: Descriptor) -> Errno? { socketErrors.removeValue(forKey: socket.rawValue) }
     func shutdownNow(_ socket: Descriptor) { shutdownNow.append(socket) }
+    func shutdownWriting(_ socket: Descriptor) { shutdownWrites.append(socket) }
     func closeNow(_ descriptor: Descriptor) { closedNow.append(descriptor) }
     /// Clients the kernel holds in a listener's backlog, taken by non-blocking accepts in order.
     var backlogs: [Int32: [Descriptor]] = [:]
