@@ -1,6 +1,7 @@
 """bench-scripts/compare: Ringway against HAProxy, nginx stream and socat, in one run."""
 import argparse
 import datetime
+import json
 import os
 import shlex
 import sys
@@ -59,6 +60,9 @@ See bench-scripts/README.md for the method and caveats.""")
     ap.add_argument("--base-port", type=int, default=21000,
                     help="first loopback port to use; ports stay below 32000 (default 21000)")
     ap.add_argument("--no-install", action="store_true", help="never apt-get install missing tools")
+    ap.add_argument("--report", metavar="DIR",
+                    help="measure nothing: write DIR's tables, CSV and chart again from its results.json "
+                         "(e.g. after a change to what the tables show)")
     a = ap.parse_args(argv)
     a.rounds = a.rounds or (1 if a.quick else 3)
     a.duration = a.duration or (2 if a.quick else 5)
@@ -169,6 +173,8 @@ def describe(cell, res):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.report:
+        return report_again(args.report)
     procs.install_cleanup()
     procs.raise_fd_limit()
     cells = report.cells_for(args.workloads)
@@ -224,6 +230,18 @@ def main(argv=None):
         be.stop()
         procs.cleanup_all()
 
+    doc = {"started": started, "finished": datetime.datetime.now().isoformat(timespec="seconds"),
+           "argv": sys.argv, "config": vars(args), "environment": env,
+           "placement": placement_note(args.backend_workers), "worker_meaning": relays.WORKER_MEANING,
+           "skipped": skipped, "records": records}
+    write_results(out, head, doc, args)
+    return 0
+
+
+def write_results(out, head, doc, args):
+    """Tables (printed and table.txt), results.csv, results.json and chart.png from the records."""
+    metrics = report.metrics_for(args.workloads)
+    records, skipped = doc["records"], doc["skipped"]
     rows = report.summarize(records, args.workers, args.relays, metrics)
     text = report.table(rows, args.workers, args.relays, metrics, skipped)
     text += report.matrix(rows, args.workers, args.relays, metrics, skipped)
@@ -235,14 +253,23 @@ def main(argv=None):
     with open(os.path.join(out, "table.txt"), "w") as f:
         f.write(head + "\n" + text)
     report.write_csv(os.path.join(out, "results.csv"), rows)
-    report.write_json(os.path.join(out, "results.json"), {
-        "started": started, "finished": datetime.datetime.now().isoformat(timespec="seconds"),
-        "argv": sys.argv, "config": vars(args), "environment": env,
-        "placement": placement_note(args.backend_workers), "worker_meaning": relays.WORKER_MEANING,
-        "skipped": skipped, "records": records, "summary": rows})
-    chart = os.path.join(out, "chart.png")
-    draw_chart(chart, rows, args, metrics)
+    report.write_json(os.path.join(out, "results.json"), {**doc, "summary": rows})
+    draw_chart(os.path.join(out, "chart.png"), rows, args, metrics)
     print(f"results: {out}/ (table.txt results.csv results.json chart.png; logs and configs in work/)")
+
+
+def report_again(directory):
+    """--report: the tables of an earlier run, from its records, under its original header."""
+    path = os.path.join(directory, "results.json")
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+        args = argparse.Namespace(**doc["config"])
+        with open(os.path.join(directory, "table.txt")) as f:
+            head = f.read().split("\n\n=== ", 1)[0]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        sys.exit(f"compare: --report {directory}: cannot read an earlier run there ({e})")
+    write_results(os.path.abspath(directory), head, doc, args)
     return 0
 
 
