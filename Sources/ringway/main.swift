@@ -102,6 +102,8 @@ if let path = command.handoverSocket {
         (inherited, predecessor) = (listeners, pid)
     case .failed(let reason):
         options.startupWarnings.append("no listening sockets taken over: \(reason); binding new ones")
+        // Beside a predecessor on the same ports now, as without a handover.
+        if let warning = QueuedConnectionMigration.warning() { options.startupWarnings.append(warning) }
     }
 } else if let warning = QueuedConnectionMigration.warning() {
     options.startupWarnings.append(warning)

@@ -229,19 +229,26 @@ struct ZeroLossReplacementTests {
     }
 
     /// At start-up Ringway reads the namespace's tcp_migrate_req and says what to do when it is
-    /// off, unless a successor would take over the sockets themselves (`--handover-socket`).
+    /// off, unless it took the sockets themselves over (`--handover-socket`). A handover that
+    /// fails (here: the process at the path hangs up) leaves it binding beside its predecessor,
+    /// so it warns then too.
     @Test(.disabled(if: namespaceUnavailable != nil && !Peer.required, "\(namespaceUnavailable ?? "")"),
-        arguments: [(migrate: false, handover: false), (true, false), (false, true)])
-    func startUpSaysWhenQueuedClientsCannotMove(migrate: Bool, handover: Bool) throws {
+        arguments: [(migrate: false, handover: false, failing: false), (true, false, false), (false, true, false), (false, true, true)])
+    func startUpSaysWhenQueuedClientsCannotMove(migrate: Bool, handover: Bool, failing: Bool) throws {
         let namespace = try NetworkNamespace(migrateQueuedConnections: migrate)
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("ringway-warning-\(getpid()).sock").path
         defer { unlink(path) }
+        let hangUp = failing ? try HangingUpUnixListener(path: path) : nil
+        defer { hangUp?.stop() }
         let ringway = try RingwayProcess(
             ["--workers", "1", "-L", "whoami://127.0.0.1:\(Self.port)"] + (handover ? ["--handover-socket", path] : []),
             namespace: namespace)
         #expect(ringway.waitUntilListening(services: 1), "\(ringway.lines)")
         let warning = ringway.lines.first(containingAll: ["tcp_migrate_req"])
-        if migrate || handover {
+        if failing {
+            #expect(ringway.lines.first(containingAll: ["no listening sockets taken over", "closed the handover"]) != nil, "\(ringway.lines)")
+        }
+        if migrate || (handover && !failing) {
             #expect(warning == nil)
         } else {
             #expect(warning?.contains("\"level\":\"warn\"") == true, "\(ringway.lines)")
@@ -251,5 +258,46 @@ struct ZeroLossReplacementTests {
         }
         ringway.signal(SIGTERM)
         #expect(ringway.waitForExit() == 0)
+    }
+}
+
+/// A Unix socket at `path` whose server hangs up on every connection at once: a handover that
+/// fails after connecting.
+final class HangingUpUnixListener: @unchecked Sendable {
+    private let descriptor: Int32
+    private let thread: Thread
+
+    init(path: String) throws {
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else { throw SocketError(what: "socket", code: errno) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: Array(path.utf8).prefix(raw.count - 1))
+        }
+        unlink(path)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0, listen(descriptor, 8) == 0 else {
+            let code = errno
+            close(descriptor)
+            throw SocketError(what: "bind/listen \(path)", code: code)
+        }
+        self.descriptor = descriptor
+        // Ends when stop() shuts the socket down: accept then fails.
+        thread = Thread {
+            while true {
+                let connection = accept(descriptor, nil, nil)
+                if connection < 0 { return }
+                close(connection)
+            }
+        }
+        thread.start()
+    }
+
+    func stop() {
+        shutdown(descriptor, Int32(SHUT_RDWR))
+        close(descriptor)
     }
 }
