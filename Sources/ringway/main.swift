@@ -116,6 +116,10 @@ do {
     fail(error.description)
 }
 if let predecessor, let inherited {
+    // Running: tell the predecessor which of its sockets we kept, so its drain leaves them alone.
+    if let failure = inherited.confirmKept() {
+        engine.note("cannot tell pid \(predecessor) which sockets were kept: \(failure); it keeps them as its own", kind: "handover", level: .warn)
+    }
     engine.note(
         "took over \(engine.inheritedSocketsUsed) of the \(inherited.count) listening sockets of pid \(predecessor); "
             + "SIGTERM it to let it drain", kind: "handover")
@@ -172,7 +176,9 @@ while !engine.isFinished {
         engine.stop()
     } else {
         draining = true
-        handoverServer?.close()
+        // A successor still starting says which sockets it keeps; the drain must leave those alone.
+        handoverServer?.awaitConfirmations(engine)
+        handoverServer?.close(engine)
         handoverServer = nil
         reports.drainStarted(timeout: configuration.drainTimeout)
         engine.drain()

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
 import ProxyProtocol
-import Relay
+@testable import Relay
 import RingwayConfig
 import RingwayTestSupport
 import Synchronization
@@ -40,6 +40,22 @@ struct ListenerHandoverTests {
         return (outcome.withLock { $0! }, lines)
     }
 
+    /// Serves the predecessor's side until it logged what became of its handover.
+    static func confirmation(of fixture: RelayFixture, server: ListenerHandover.Server) -> String? {
+        waitFor(seconds: 10) { () -> String? in
+            server.serveWaiting(fixture.engine)
+            return fixture.logs.lines.first { $0.contains("\"kind\":\"handover\"") && $0.contains("pid") && !$0.contains("waiting for it") }
+        }
+    }
+
+    /// Another descriptor of each of the predecessor's sockets (the same open file), to look at
+    /// their flags after it has closed its own.
+    static func duplicates(of fixture: RelayFixture) -> [Int32: Int32] {
+        var copies: [Int32: Int32] = [:]
+        for socket in fixture.engine.listeningSocketsForHandover() ?? [] { copies[socket.rawValue] = dup(socket.rawValue) }
+        return copies
+    }
+
     @Test func aSuccessorTakesTheVerySocketsAndTheyOutliveThePredecessor() throws {
         let echo = try ScriptedUpstream.echo()
         defer { echo.stop() }
@@ -61,6 +77,7 @@ struct ListenerHandoverTests {
         #expect(pid == getpid())
         #expect(inherited.count == 2)
         #expect(lines.first?.contains("handed 2 listening sockets") == true, "\(lines)")
+        #expect(predecessor.engine.socketsHandedOver == 0, "nothing is shared before the successor runs")
 
         // Three workers: two take the sockets handed over, the third binds one of its own.
         var options = EngineOptions(workers: 3, drainTimeout: .seconds(5))
@@ -74,6 +91,10 @@ struct ListenerHandoverTests {
             logs.finish()
         }
         #expect(successor.inheritedSocketsUsed == 2)
+        #expect(inherited.confirmKept() == nil)
+        let confirmed = Self.confirmation(of: predecessor, server: server)
+        #expect(confirmed?.contains("keeps 2 of the 2 listening sockets") == true, "\(confirmed ?? "none")")
+        #expect(predecessor.engine.socketsHandedOver == 2)
         let before = Set((predecessor.engine.listeningSocketsForHandover() ?? []).map(Self.inode))
         let after = (successor.listeningSocketsForHandover() ?? []).map(Self.inode)
         #expect(after.count == 3)
@@ -146,5 +167,88 @@ struct ListenerHandoverTests {
         }
         close(ends[1])
         close(listener)
+    }
+
+    /// A successor that takes the sockets and never runs (it hangs up without confirming)
+    /// leaves them the predecessor's own: its drain serves their backlog (making them
+    /// non-blocking to sweep it) as if there had been no handover. Before the confirmation they
+    /// were marked shared at once, and the drain closed them over their queued clients.
+    @Test func aSuccessorThatNeverRunsLeavesTheSocketsToThePredecessor() throws {
+        var service = forwardService(to: try closedPort())
+        service.listen.port = try freePort()
+        let predecessor = try RelayFixture([service], workers: 2)
+        let path = Self.temporaryPath("never-runs")
+        defer { unlink(path) }
+        let server = try ListenerHandover.Server(path: path)
+        let copies = Self.duplicates(of: predecessor)
+        defer { copies.values.forEach { close($0) } }
+        do {
+            let (outcome, _) = Self.handOver(from: predecessor, server: server, path: path)
+            guard case .received(let inherited, _) = outcome else {
+                Issue.record("no sockets received: \(outcome)")
+                return
+            }
+            _ = inherited.closeUnused()
+        }  // the successor's side goes: its handover connection closes unconfirmed
+        let confirmed = Self.confirmation(of: predecessor, server: server)
+        #expect(confirmed?.contains("hung up without confirming") == true, "\(confirmed ?? "none")")
+        #expect(confirmed?.contains("\"level\":\"warn\"") == true)
+        #expect(predecessor.engine.socketsHandedOver == 0)
+        server.close(predecessor.engine)
+        predecessor.engine.drain()
+        predecessor.engine.wait()
+        predecessor.logs.finish()
+        #expect(copies.count == 2)
+        for copy in copies.values {
+            #expect(fcntl(copy, F_GETFL) & O_NONBLOCK != 0, "the drain swept the socket as its own")
+        }
+    }
+
+    /// A successor with fewer workers keeps fewer sockets and says which: the predecessor leaves
+    /// those alone at its drain and sweeps the others, which only it still holds.
+    @Test func onlyTheSocketsTheSuccessorKeptAreLeftToIt() throws {
+        var service = forwardService(to: try closedPort())
+        service.listen.port = try freePort()
+        let predecessor = try RelayFixture([service], workers: 2)
+        let path = Self.temporaryPath("fewer")
+        defer { unlink(path) }
+        let server = try ListenerHandover.Server(path: path)
+        let copies = Self.duplicates(of: predecessor)
+        defer { copies.values.forEach { close($0) } }
+        let (outcome, _) = Self.handOver(from: predecessor, server: server, path: path)
+        guard case .received(let inherited, _) = outcome else {
+            Issue.record("no sockets received: \(outcome)")
+            return
+        }
+        var options = EngineOptions(workers: 1, drainTimeout: .seconds(5))
+        let logs = LogCapture()
+        options.logDescriptor = logs.writeDescriptor
+        let successor = try Engine(services: [service], options: options, inheriting: inherited)
+        try successor.start()
+        defer {
+            successor.stop()
+            successor.wait()
+            logs.finish()
+        }
+        #expect(successor.inheritedSocketsUsed == 1)
+        #expect(inherited.confirmKept() == nil)
+        let confirmed = Self.confirmation(of: predecessor, server: server)
+        #expect(confirmed?.contains("keeps 1 of the 2 listening sockets") == true, "\(confirmed ?? "none")")
+        let kept = Set((successor.listeningSocketsForHandover() ?? []).map(Self.inode))
+        server.close(predecessor.engine)
+        predecessor.engine.drain()
+        predecessor.engine.wait()
+        predecessor.logs.finish()
+        var swept = 0
+        for copy in copies.values {
+            let nonBlocking = fcntl(copy, F_GETFL) & O_NONBLOCK != 0
+            if kept.contains(Self.inode(Descriptor(rawValue: copy))) {
+                #expect(!nonBlocking, "the socket the successor kept was left alone")
+            } else {
+                #expect(nonBlocking, "the socket only the predecessor held was swept")
+                swept += 1
+            }
+        }
+        #expect(swept == 1)
     }
 }

@@ -34,6 +34,8 @@ public final class Engine: @unchecked Sendable {
     let targetHealth: TargetHealthRegistry
     let prober: HealthProber
     let controls: [WorkerControl]
+    /// Listening sockets a successor confirmed it kept (see `confirmHandedOver`).
+    let handedOver: HandedOverSockets
     private let listenSockets: [[Descriptor]]  // [worker][service]
     /// Which service each slot holds, and the reload count; reloads take the lock for their
     /// whole length, so they run one at a time.
@@ -97,15 +99,17 @@ public final class Engine: @unchecked Sendable {
         self.targetHealth = TargetHealthRegistry(services: resolvedServices)
         metrics.targetHealth = targetHealth
         var controls: [WorkerControl] = []
+        let handedOver = HandedOverSockets()
         do {
             for worker in 0..<options.workers {
-                controls.append(try WorkerControl(index: worker, services: capacity))
+                controls.append(try WorkerControl(index: worker, services: capacity, handedOver: handedOver))
             }
         } catch {
             perWorker.joined().forEach { $0.closeNow() }
             throw .resources("cannot create the worker wake-up eventfd: \(error)")
         }
         self.controls = controls
+        self.handedOver = handedOver
         let logOutput = LogOutput.open(Descriptor(rawValue: options.logDescriptor))
         self.logOutput = logOutput
         do {
@@ -244,16 +248,35 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// The listening sockets of every running service, for a successor to take over
-    /// (`ListenerHandover`); nil once a drain or stop has begun, when they may be closing. From
-    /// now on they are shared: a drain leaves their backlog to the successor and closes only
-    /// this process's descriptors, so the sockets go on listening.
+    /// (`ListenerHandover`); nil once a drain or stop has begun, when they may be closing, or
+    /// when a worker is not running (its sockets may be closed). They stay this process's own
+    /// until the successor confirms which it kept (`confirmHandedOver`).
     public func listeningSocketsForHandover() -> [Descriptor]? {
         slots.withLock { state -> [Descriptor]? in
-            guard controls.allSatisfy({ $0.currentCommand == .run }) else { return nil }
-            for control in controls { control.shareListeners() }
+            guard controls.allSatisfy({ $0.currentCommand == .run && $0.phase == .running }) else { return nil }
             return state.table.liveSockets
         }
     }
+
+    /// A successor runs and keeps `sockets`: from now on a drain leaves their backlog to it and
+    /// closes only this process's descriptors, so they go on listening. Sockets closed since
+    /// they were handed over (a reload removed their service) are skipped. Returns how many
+    /// were marked.
+    @discardableResult
+    public func confirmHandedOver(_ sockets: [Descriptor]) -> Int {
+        slots.withLock { state -> Int in
+            let live = Set(state.table.liveSockets)
+            var marked = 0
+            for socket in sockets where live.contains(socket) {
+                handedOver.mark(socket)
+                marked += 1
+            }
+            return marked
+        }
+    }
+
+    /// How many listening sockets a successor confirmed it kept.
+    public var socketsHandedOver: Int { handedOver.count }
 
     /// One line at `info` (or `warn`) outside any service: handovers and the like.
     public func note(_ message: String, kind: String, level: LogLevel = .info) {

@@ -12,17 +12,24 @@ import Uring
 /// The exchange: the successor connects; the predecessor checks that the peer runs as its own
 /// user and sends messages of one tag byte each, `L` with up to 250 descriptors attached while
 /// more follow, then `E` (end, with the last ones), or `D` (draining: none to give). Each side
-/// checks the other's user (SO_PEERCRED); the successor keeps only listening TCP sockets.
+/// checks the other's user (SO_PEERCRED); the successor keeps only listening TCP sockets. Once
+/// its engine runs, the successor answers `K`, a 16-bit count and the 16-bit positions (little
+/// endian) of the sockets it kept, and hangs up. Only then does the predecessor treat those
+/// sockets as shared; a successor that fails or hangs up first leaves them all its own.
 public enum ListenerHandover {
     static let more = UInt8(ascii: "L")
     static let end = UInt8(ascii: "E")
     static let draining = UInt8(ascii: "D")
+    static let kept = UInt8(ascii: "K")
+    /// How long a predecessor waits for a successor's confirmation before keeping its sockets.
+    static let confirmationSeconds: UInt64 = 120
 
     /// What a successor's attempt came to.
     public enum Outcome: Sendable {
         /// Nobody serves the path (no file, or a stale one of a process that is gone).
         case noPredecessor
-        /// The predecessor handed these over.
+        /// The predecessor handed these over; `InheritedListeners.confirmKept()` tells it which
+        /// were kept once the engine runs.
         case received(InheritedListeners, predecessor: Int32)
         /// A process answered but gave no sockets, or the exchange failed: start as usual.
         case failed(String)
@@ -38,7 +45,8 @@ public enum ListenerHandover {
         } catch {
             return .failed("cannot connect to \(path): \(error)")
         }
-        defer { connection.closeNow() }
+        var keepConnection = false
+        defer { if !keepConnection { connection.closeNow() } }
         guard let peer = try? connection.peerCredentials(), peer.uid == geteuid() else {
             return .failed("\(path) is served by another user's process; it was not asked for sockets")
         }
@@ -51,7 +59,10 @@ public enum ListenerHandover {
                 }
                 descriptors += received
                 if tag == more { continue }
-                if tag == end { return .received(InheritedListeners(descriptors), predecessor: peer.pid) }
+                if tag == end {
+                    keepConnection = true
+                    return .received(InheritedListeners(descriptors, confirmingTo: connection), predecessor: peer.pid)
+                }
                 descriptors.forEach { $0.closeNow() }
                 return tag == draining
                     ? .failed("pid \(peer.pid) is draining and keeps its sockets")
@@ -66,6 +77,16 @@ public enum ListenerHandover {
     /// The predecessor's side: serves `path` for the successors that connect to it.
     public final class Server {
         private var listener: Descriptor
+        /// Successors given sockets that have not yet confirmed which they kept.
+        private var pending: [PendingConfirmation] = []
+
+        private struct PendingConfirmation {
+            let connection: Descriptor
+            let peer: Int32
+            let sockets: [Descriptor]
+            let deadline: UInt64
+            var bytes: [UInt8] = []
+        }
 
         /// Listens on `path`, replacing whatever file is there (a predecessor's socket, which it
         /// no longer needs once its sockets were taken, or a stale one).
@@ -73,19 +94,38 @@ public enum ListenerHandover {
             listener = try Descriptor.unixListener(path: path)
         }
 
-        deinit { listener.closeNow() }
+        deinit {
+            listener.closeNow()
+            pending.forEach { $0.connection.closeNow() }
+        }
 
-        /// Answers the successors waiting, without blocking when none is, and logs a line for
-        /// each. Call it from the thread that also starts drains, so sockets are never handed
-        /// over while they close.
+        /// Answers the successors waiting and reads the confirmations that arrived, without
+        /// blocking, and logs a line for each. Call it from the thread that also starts drains,
+        /// so sockets are never handed over while they close.
         public func serveWaiting(_ engine: Engine) {
-            for (line, level) in answerWaiting(engine) { engine.note(line, kind: "handover", level: level) }
+            var lines = answerWaiting(engine)
+            lines += readConfirmations(engine, now: monotonicMilliseconds())
+            for (line, level) in lines { engine.note(line, kind: "handover", level: level) }
+        }
+
+        /// Before a drain: a successor that took the sockets may still be starting. Waits up to
+        /// `seconds` for its confirmation, so the drain knows which sockets it must leave alone.
+        public func awaitConfirmations(_ engine: Engine, seconds: UInt64 = 10) {
+            let giveUp = monotonicMilliseconds() + seconds * 1000
+            while !pending.isEmpty && monotonicMilliseconds() < giveUp {
+                serveWaiting(engine)
+                if !pending.isEmpty { usleep(10_000) }
+            }
         }
 
         private func answerWaiting(_ engine: Engine) -> [(String, LogLevel)] {
             var lines: [(String, LogLevel)] = []
-            while listener.isValid, let connection = listener.acceptWaiting() {
-                defer { connection.closeNow() }
+            // A few per call: a peer connecting in a loop must not keep this thread from signals.
+            var answered = 0
+            while answered < 8, listener.isValid, let connection = listener.acceptWaiting() {
+                answered += 1
+                var keep = false
+                defer { if !keep { connection.closeNow() } }
                 connection.setTimeouts(seconds: 5)
                 guard let peer = try? connection.peerCredentials() else { continue }
                 guard peer.uid == geteuid() else {
@@ -104,7 +144,13 @@ public enum ListenerHandover {
                         rest = rest.dropFirst(chunk.count)
                         try connection.sendDescriptors(chunk, tag: rest.isEmpty ? ListenerHandover.end : ListenerHandover.more)
                     } while !rest.isEmpty
-                    lines.append(("handed \(sockets.count) listening sockets to pid \(peer.pid); they stay open when this process stops", .info))
+                    try connection.setNonBlocking()
+                    keep = true
+                    pending.append(PendingConfirmation(
+                        connection: connection, peer: peer.pid, sockets: sockets,
+                        deadline: monotonicMilliseconds() + ListenerHandover.confirmationSeconds * 1000))
+                    lines.append(("handed \(sockets.count) listening sockets to pid \(peer.pid); waiting for it to run and "
+                        + "say which it keeps", .info))
                 } catch {
                     lines.append(("handing the listening sockets to pid \(peer.pid) failed: \(error)", .warn))
                 }
@@ -112,10 +158,86 @@ public enum ListenerHandover {
             return lines
         }
 
+        /// Confirmations are small: read what arrived; a complete one marks the sockets kept,
+        /// a hang-up, an error, a malformed one or the deadline leaves them all this process's.
+        private func readConfirmations(_ engine: Engine, now: UInt64) -> [(String, LogLevel)] {
+            var lines: [(String, LogLevel)] = []
+            var index = 0
+            while index < pending.count {
+                var entry = pending[index]
+                let outcome = Self.read(&entry, now: now)
+                pending[index] = entry
+                guard let outcome else {
+                    index += 1
+                    continue
+                }
+                pending.remove(at: index).connection.closeNow()
+                switch outcome {
+                case .success(let positions):
+                    let marked = engine.confirmHandedOver(positions.map { entry.sockets[$0] })
+                    lines.append(("pid \(entry.peer) runs and keeps \(marked) of the \(entry.sockets.count) listening sockets "
+                        + "handed to it; they stay open when this process stops", .info))
+                case .failure(let reason):
+                    lines.append(("pid \(entry.peer) \(reason); the \(entry.sockets.count) listening sockets handed to it "
+                        + "stay this process's own, and its drain serves what is queued on them", .warn))
+                }
+            }
+            return lines
+        }
+
+        private enum ConfirmationFailure: Error, CustomStringConvertible {
+            case text(String)
+            var description: String { if case .text(let text) = self { return text } else { return "" } }
+        }
+
+        /// nil while incomplete; the kept positions, or why there are none.
+        private static func read(_ entry: inout PendingConfirmation, now: UInt64) -> Result<[Int], ConfirmationFailure>? {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = recv(entry.connection.rawValue, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+                if count > 0 {
+                    entry.bytes += buffer[0..<count]
+                    if entry.bytes.count > 3 + 2 * 65535 { return .failure(.text("sent an overlong confirmation")) }
+                    continue
+                }
+                if count == 0 { break }
+                if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK {
+                    return now >= entry.deadline
+                        ? .failure(.text("did not confirm within \(ListenerHandover.confirmationSeconds) s")) : nil
+                }
+                return .failure(.text("failed before confirming (\(Errno.current))"))
+            }
+            // The successor hung up: its confirmation must be whole by now.
+            let bytes = entry.bytes
+            guard bytes.count >= 3, bytes[0] == ListenerHandover.kept else {
+                return .failure(.text(bytes.isEmpty ? "hung up without confirming (it did not start)" : "sent an unknown confirmation"))
+            }
+            let count = Int(bytes[1]) | Int(bytes[2]) << 8
+            guard bytes.count == 3 + 2 * count else { return .failure(.text("sent a confirmation of the wrong length")) }
+            var positions: [Int] = []
+            for slot in 0..<count {
+                let position = Int(bytes[3 + 2 * slot]) | Int(bytes[4 + 2 * slot]) << 8
+                guard position < entry.sockets.count else { return .failure(.text("confirmed a socket it was not given")) }
+                positions.append(position)
+            }
+            return .success(Array(Set(positions)).sorted())
+        }
+
         /// Stops serving (a drain began). The path is left alone: a successor has replaced it.
-        public func close() {
+        /// A successor that took sockets and has still not confirmed may be running with them:
+        /// they are left to it as if it kept them (not swept, their flags untouched).
+        public func close(_ engine: Engine) {
             listener.closeNow()
             listener = .none
+            for entry in pending {
+                entry.connection.closeNow()
+                let marked = engine.confirmHandedOver(entry.sockets)
+                engine.note(
+                    "pid \(entry.peer) has not confirmed which listening sockets it keeps; the \(marked) handed to it "
+                        + "are left to it as if it kept them", kind: "handover", level: .warn)
+            }
+            pending = []
         }
     }
 }

@@ -28,10 +28,12 @@ final class WorkerControl: Sendable {
     private let reloadMailbox = Mutex<WorkerReload?>(nil)
     /// The generation of the last reload this worker applied (0: the start-up configuration).
     private let appliedGenerationValue = Atomic<Int>(0)
-    private let listenersSharedValue = Atomic<Bool>(false)
+    /// Sockets a successor confirmed it kept; one registry for the engine and every worker.
+    let handedOver: HandedOverSockets
 
-    init(index: Int, services: Int) throws(Errno) {
+    init(index: Int, services: Int, handedOver: HandedOverSockets) throws(Errno) {
         self.index = index
+        self.handedOver = handedOver
         self.wake = try EventCounter()
         self.counters = CounterBlock(services: services)
     }
@@ -51,13 +53,6 @@ final class WorkerControl: Sendable {
     }
 
     var appliedGeneration: Int { appliedGenerationValue.load(ordering: .acquiring) }
-
-    /// A successor holds this worker's listening sockets too: stopping must not sweep their
-    /// backlog (the successor serves it) nor make them non-blocking (the flag is the shared
-    /// file's), only close this process's descriptors.
-    var listenersShared: Bool { listenersSharedValue.load(ordering: .acquiring) }
-
-    func shareListeners() { listenersSharedValue.store(true, ordering: .releasing) }
 
     func acknowledge(generation: Int) {
         appliedGenerationValue.store(generation, ordering: .releasing)

@@ -1,3 +1,4 @@
+import Glibc
 import ProxyProtocol
 import RingwayConfig
 import Synchronization
@@ -6,25 +7,40 @@ import Uring
 /// Listening sockets a predecessor process handed over (README, Zero-loss replacement), by the
 /// address each is bound to. A service takes the ones bound to its listen address instead of
 /// binding new ones: its clients keep queueing on sockets that never close, so the replacement
-/// resets none. Descriptors that are not listening TCP sockets are closed on arrival.
+/// resets none. Descriptors that are not listening TCP sockets are closed on arrival. Once the
+/// engine runs, `confirmKept` tells the predecessor which were taken.
 public final class InheritedListeners: Sendable {
-    private let available: Mutex<[IPEndpoint: [Descriptor]]>
+    private struct Entry: Sendable {
+        /// Where it came in the predecessor's list: how the confirmation names it.
+        let position: Int
+        let socket: Descriptor
+    }
+
+    private let available: Mutex<[IPEndpoint: [Entry]]>
+    private let taken = Mutex<[Int]>([])
+    private let confirmation: Mutex<Descriptor>
     /// Sockets received that are listening TCP sockets.
     public let count: Int
 
-    public init(_ descriptors: [Descriptor]) {
-        var byAddress: [IPEndpoint: [Descriptor]] = [:]
+    /// `confirmingTo`: the handover connection, kept open for the confirmation (closed by it).
+    public init(_ descriptors: [Descriptor], confirmingTo connection: Descriptor = .none) {
+        var byAddress: [IPEndpoint: [Entry]] = [:]
         var count = 0
-        for descriptor in descriptors {
+        for (position, descriptor) in descriptors.enumerated() {
             guard descriptor.isListeningTCPSocket, let bound = (try? descriptor.localAddress()).flatMap(IPEndpoint.init) else {
                 descriptor.closeNow()
                 continue
             }
-            byAddress[bound, default: []].append(descriptor)
+            byAddress[bound, default: []].append(Entry(position: position, socket: descriptor))
             count += 1
         }
         self.available = Mutex(byAddress)
+        self.confirmation = Mutex(connection)
         self.count = count
+    }
+
+    deinit {
+        confirmation.withLock { $0.closeNow() }
     }
 
     /// A socket bound where `listen` would bind (an empty host: the dual-stack wildcard, or
@@ -32,13 +48,16 @@ public final class InheritedListeners: Sendable {
     func take(_ listen: ListenAddress) -> Descriptor? {
         guard listen.port != 0 else { return nil }
         let candidates = listen.host.map { [$0] } ?? [.v6(.any), .v4(.any)]
-        return available.withLock { available in
+        let entry = available.withLock { available -> Entry? in
             for host in candidates {
                 let endpoint = IPEndpoint(address: host, port: listen.port)
-                if let socket = available[endpoint]?.popLast() { return socket }
+                if let entry = available[endpoint]?.popLast() { return entry }
             }
             return nil
         }
+        guard let entry else { return nil }
+        taken.withLock { $0.append(entry.position) }
+        return entry.socket
     }
 
     /// Closes what no service took (more sockets than workers, services that are gone). The
@@ -46,9 +65,34 @@ public final class InheritedListeners: Sendable {
     func closeUnused() -> Int {
         available.withLock { available in
             let unused = available.values.joined()
-            unused.forEach { $0.closeNow() }
+            unused.forEach { $0.socket.closeNow() }
             available = [:]
             return unused.count
+        }
+    }
+
+    /// Tells the predecessor which sockets this process kept (`ListenerHandover`), then hangs
+    /// up. Returns why it could not, or nil.
+    public func confirmKept() -> String? {
+        let positions = taken.withLock { $0 }
+        var message: [UInt8] = [ListenerHandover.kept, UInt8(positions.count & 0xFF), UInt8(positions.count >> 8)]
+        for position in positions { message += [UInt8(position & 0xFF), UInt8(position >> 8)] }
+        return confirmation.withLock { connection -> String? in
+            defer {
+                connection.closeNow()
+                connection = .none
+            }
+            guard connection.isValid else { return "the handover connection is gone" }
+            var offset = 0
+            while offset < message.count {
+                let sent = message[offset...].withUnsafeBytes { send(connection.rawValue, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if sent < 0 {
+                    if errno == EINTR { continue }
+                    return "\(Errno.current)"
+                }
+                offset += sent
+            }
+            return nil
         }
     }
 }

@@ -240,7 +240,7 @@ extension Worker {
         if listeners[listener].armed { cancelAccept(listener) }
         // Non-blocking, so that a sweep stops at an empty backlog instead of waiting in it. Not
         // a socket a successor took over: it serves the backlog, and the flag would be its too.
-        listeners[listener].sweepable = !control.listenersShared
+        listeners[listener].sweepable = !control.handedOver.contains(listeners[listener].socket)
             && (try? kernel.setNonBlocking(listeners[listener].socket)) != nil
         if listeners[listener].armed {
             serveBacklog(listener)
@@ -273,8 +273,9 @@ extension Worker {
     /// successor answers on the same socket, and a draining 503 beside its answers would make
     /// a health check flap.
     func servesDuringDrain(_ listener: Int) -> Bool {
-        !control.listenersShared && !metricsEndpointClosed && listeners[listener].inUse && !listeners[listener].retired
+        !metricsEndpointClosed && listeners[listener].inUse && !listeners[listener].retired
             && models[listeners[listener].model].pointee.kind == .metrics
+            && !control.handedOver.contains(listeners[listener].socket)
     }
 
     /// Once per turn while draining: when nothing but the metrics endpoint is left, here and in

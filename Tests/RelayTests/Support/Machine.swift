@@ -28,7 +28,7 @@ final class Machine {
         options.multishotReceive = multishotReceive
         logSink = Descriptor(rawValue: open("/dev/null", O_WRONLY | O_CLOEXEC))
         options.logDescriptor = logSink.rawValue
-        control = try WorkerControl(index: 0, services: services.count + 8)
+        control = try WorkerControl(index: 0, services: services.count + 8, handedOver: HandedOverSockets())
         let shared = SharedServiceState(count: services.count + 8)
         metrics = MetricsSource(serviceNames: services.map(\.name), shared: shared)
         metrics.attach([control])
