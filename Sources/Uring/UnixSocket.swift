@@ -79,28 +79,22 @@ extension Descriptor {
         let payload = descriptors.count * MemoryLayout<Int32>.size
         var control = [UInt8](repeating: 0, count: max(ringway_cmsg_space(payload), 1))
         var byte = tag
-        let sent = withUnsafeMutablePointer(to: &byte) { bytePointer in
-            control.withUnsafeMutableBytes { controlBytes in
-                var vector = iovec(iov_base: bytePointer, iov_len: 1)
-                return withUnsafeMutablePointer(to: &vector) { vectorPointer in
-                    var message = msghdr()
-                    message.msg_iov = vectorPointer
-                    message.msg_iovlen = 1
-                    if !descriptors.isEmpty {
-                        message.msg_control = controlBytes.baseAddress
-                        message.msg_controllen = ringway_cmsg_space(payload)
-                        let header = ringway_cmsg_firsthdr(&message)!
-                        header.pointee.cmsg_level = SOL_SOCKET
-                        header.pointee.cmsg_type = Int32(SCM_RIGHTS)
-                        header.pointee.cmsg_len = ringway_cmsg_len(payload)
-                        let data = UnsafeMutableRawPointer(ringway_cmsg_data(header)!)
-                        for (index, descriptor) in descriptors.enumerated() {
-                            data.storeBytes(of: descriptor.rawValue, toByteOffset: index * 4, as: Int32.self)
-                        }
-                    }
-                    return sendmsg(rawValue, &message, Int32(MSG_NOSIGNAL))
+        let sent = Self.withOneByteMessage(&byte, control: &control) { message in
+            if !descriptors.isEmpty {
+                message.msg_controllen = ringway_cmsg_space(payload)
+                let header = ringway_cmsg_firsthdr(&message)!
+                header.pointee.cmsg_level = SOL_SOCKET
+                header.pointee.cmsg_type = Int32(SCM_RIGHTS)
+                header.pointee.cmsg_len = ringway_cmsg_len(payload)
+                let data = UnsafeMutableRawPointer(ringway_cmsg_data(header)!)
+                for (index, descriptor) in descriptors.enumerated() {
+                    data.storeBytes(of: descriptor.rawValue, toByteOffset: index * 4, as: Int32.self)
                 }
+            } else {
+                message.msg_control = nil
+                message.msg_controllen = 0
             }
+            return sendmsg(rawValue, &message, Int32(MSG_NOSIGNAL))
         }
         if sent < 0 { throw Errno.current }
         if sent != 1 { throw Errno(rawValue: EIO) }
@@ -115,35 +109,25 @@ extension Descriptor {
         var byte: UInt8 = 0
         var received: [Descriptor] = []
         var flags: Int32 = 0
-        let count = withUnsafeMutablePointer(to: &byte) { bytePointer in
-            control.withUnsafeMutableBytes { controlBytes in
-                var vector = iovec(iov_base: bytePointer, iov_len: 1)
-                return withUnsafeMutablePointer(to: &vector) { vectorPointer in
-                    var message = msghdr()
-                    message.msg_iov = vectorPointer
-                    message.msg_iovlen = 1
-                    message.msg_control = controlBytes.baseAddress
-                    message.msg_controllen = room
-                    var result: Int
-                    repeat {
-                        result = recvmsg(rawValue, &message, ringway_MSG_CMSG_CLOEXEC)
-                    } while result < 0 && errno == EINTR
-                    guard result >= 0 else { return result }
-                    flags = message.msg_flags
-                    var header = ringway_cmsg_firsthdr(&message)
-                    while let current = header {
-                        if current.pointee.cmsg_level == SOL_SOCKET && current.pointee.cmsg_type == Int32(SCM_RIGHTS) {
-                            let bytes = Int(current.pointee.cmsg_len) - ringway_cmsg_len(0)
-                            let data = UnsafeRawPointer(ringway_cmsg_data(current)!)
-                            for index in 0..<(bytes / 4) {
-                                received.append(Descriptor(rawValue: data.loadUnaligned(fromByteOffset: index * 4, as: Int32.self)))
-                            }
-                        }
-                        header = ringway_cmsg_nxthdr(&message, current)
+        let count = Self.withOneByteMessage(&byte, control: &control) { message in
+            var result: Int
+            repeat {
+                result = recvmsg(rawValue, &message, ringway_MSG_CMSG_CLOEXEC)
+            } while result < 0 && errno == EINTR
+            guard result >= 0 else { return result }
+            flags = message.msg_flags
+            var header = ringway_cmsg_firsthdr(&message)
+            while let current = header {
+                if current.pointee.cmsg_level == SOL_SOCKET && current.pointee.cmsg_type == Int32(SCM_RIGHTS) {
+                    let bytes = Int(current.pointee.cmsg_len) - ringway_cmsg_len(0)
+                    let data = UnsafeRawPointer(ringway_cmsg_data(current)!)
+                    for index in 0..<(bytes / 4) {
+                        received.append(Descriptor(rawValue: data.loadUnaligned(fromByteOffset: index * 4, as: Int32.self)))
                     }
-                    return result
                 }
+                header = ringway_cmsg_nxthdr(&message, current)
             }
+            return result
         }
         if count < 0 { throw Errno.current }
         if flags & Int32(MSG_CTRUNC) != 0 {
@@ -155,6 +139,26 @@ extension Descriptor {
             return nil
         }
         return (byte, received)
+    }
+
+    /// A message of the one byte `byte` with `control` as its control buffer (msg_controllen
+    /// set to all of it), for `body` to send or receive.
+    private static func withOneByteMessage(
+        _ byte: inout UInt8, control: inout [UInt8], _ body: (inout msghdr) -> Int
+    ) -> Int {
+        withUnsafeMutablePointer(to: &byte) { bytePointer in
+            control.withUnsafeMutableBytes { controlBytes in
+                var vector = iovec(iov_base: bytePointer, iov_len: 1)
+                return withUnsafeMutablePointer(to: &vector) { vectorPointer in
+                    var message = msghdr()
+                    message.msg_iov = vectorPointer
+                    message.msg_iovlen = 1
+                    message.msg_control = controlBytes.baseAddress
+                    message.msg_controllen = controlBytes.count
+                    return body(&message)
+                }
+            }
+        }
     }
 
     private func withUnixAddress(
