@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import RingwayTestSupport
+import Synchronization
 import Testing
 
 /// Replacing a running Ringway with a new process on the same ports (README, Zero-loss
@@ -265,7 +266,7 @@ struct ZeroLossReplacementTests {
 /// fails after connecting.
 final class HangingUpUnixListener: @unchecked Sendable {
     private let descriptor: Int32
-    private let thread: Thread
+    private let finished = Atomic<Bool>(false)
 
     init(path: String) throws {
         let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
@@ -285,8 +286,8 @@ final class HangingUpUnixListener: @unchecked Sendable {
             throw SocketError(what: "bind/listen \(path)", code: code)
         }
         self.descriptor = descriptor
-        // Ends when stop() shuts the socket down: accept then fails.
-        thread = Thread {
+        let thread = Thread { [self] in
+            defer { finished.store(true, ordering: .releasing) }
             while true {
                 let connection = accept(descriptor, nil, nil)
                 if connection < 0 { return }
@@ -296,8 +297,11 @@ final class HangingUpUnixListener: @unchecked Sendable {
         thread.start()
     }
 
+    /// Shuts the socket down, which ends the thread's accept, and closes it only once the
+    /// thread is gone: an accept on a number closed under it could take another test's socket.
     func stop() {
         shutdown(descriptor, Int32(SHUT_RDWR))
+        _ = becomesTrue(within: 5) { finished.load(ordering: .acquiring) }
         close(descriptor)
     }
 }
