@@ -251,4 +251,18 @@ struct ListenerHandoverTests {
         }
         #expect(swept == 1)
     }
+
+    /// The confirmation round-trips; anything else a peer sends confirms nothing (fail closed).
+    @Test func keptSocketsMessage() throws {
+        let message = try #require(KeptSocketsMessage.encode([3, 0, 3, 300]))
+        #expect(message == [UInt8(ascii: "K"), 4, 0, 3, 0, 0, 0, 3, 0, 44, 1])
+        #expect(KeptSocketsMessage.decode(message, handed: 301) == .kept([0, 3, 300]))
+        #expect(KeptSocketsMessage.decode(message, handed: 300) == .invalid("confirmed a socket it was not given"))
+        #expect(KeptSocketsMessage.decode([], handed: 4) == .invalid("hung up without confirming (it did not start)"))
+        #expect(KeptSocketsMessage.decode([UInt8(ascii: "X"), 0, 0], handed: 4) == .invalid("sent an unknown confirmation"))
+        #expect(KeptSocketsMessage.decode(Array(message.dropLast()), handed: 301) == .invalid("sent a confirmation of the wrong length"))
+        #expect(KeptSocketsMessage.encode([]) == [UInt8(ascii: "K"), 0, 0])
+        #expect(KeptSocketsMessage.encode([70_000]) == nil, "16 bits cannot name it: nothing is confirmed")
+        #expect(KeptSocketsMessage.encode(Array(repeating: 0, count: 70_000)) == nil)
+    }
 }

@@ -13,14 +13,13 @@ import Uring
 /// user and sends messages of one tag byte each, `L` with up to 250 descriptors attached while
 /// more follow, then `E` (end, with the last ones), or `D` (draining: none to give). Each side
 /// checks the other's user (SO_PEERCRED); the successor keeps only listening TCP sockets. Once
-/// its engine runs, the successor answers `K`, a 16-bit count and the 16-bit positions (little
-/// endian) of the sockets it kept, and hangs up. Only then does the predecessor treat those
+/// its engine runs, the successor answers which sockets it kept (`KeptSocketsMessage`) and
+/// hangs up. Only then does the predecessor treat those
 /// sockets as shared; a successor that fails or hangs up first leaves them all its own.
 public enum ListenerHandover {
     static let more = UInt8(ascii: "L")
     static let end = UInt8(ascii: "E")
     static let draining = UInt8(ascii: "D")
-    static let kept = UInt8(ascii: "K")
     /// How long a predecessor waits for a successor's confirmation before keeping its sockets.
     static let confirmationSeconds: UInt64 = 120
 
@@ -173,11 +172,11 @@ public enum ListenerHandover {
                 }
                 pending.remove(at: index).connection.closeNow()
                 switch outcome {
-                case .success(let positions):
+                case .kept(let positions):
                     let marked = engine.confirmHandedOver(positions.map { entry.sockets[$0] })
                     lines.append(("pid \(entry.peer) runs and keeps \(marked) of the \(entry.sockets.count) listening sockets "
                         + "handed to it; they stay open when this process stops", .info))
-                case .failure(let reason):
+                case .invalid(let reason):
                     lines.append(("pid \(entry.peer) \(reason); the \(entry.sockets.count) listening sockets handed to it "
                         + "stay this process's own, and its drain serves what is queued on them", .warn))
                 }
@@ -185,43 +184,23 @@ public enum ListenerHandover {
             return lines
         }
 
-        private enum ConfirmationFailure: Error, CustomStringConvertible {
-            case text(String)
-            var description: String { if case .text(let text) = self { return text } else { return "" } }
-        }
-
-        /// nil while incomplete; the kept positions, or why there are none.
-        private static func read(_ entry: inout PendingConfirmation, now: UInt64) -> Result<[Int], ConfirmationFailure>? {
+        /// nil while the successor has not hung up (and its time is not up); then what it sent.
+        private static func read(_ entry: inout PendingConfirmation, now: UInt64) -> KeptSocketsMessage.Decoded? {
             var buffer = [UInt8](repeating: 0, count: 4096)
             while true {
                 let count = recv(entry.connection.rawValue, &buffer, buffer.count, Int32(MSG_DONTWAIT))
                 if count > 0 {
                     entry.bytes += buffer[0..<count]
-                    if entry.bytes.count > 3 + 2 * 65535 { return .failure(.text("sent an overlong confirmation")) }
+                    if entry.bytes.count > KeptSocketsMessage.maximumLength { return .invalid("sent an overlong confirmation") }
                     continue
                 }
-                if count == 0 { break }
+                if count == 0 { return KeptSocketsMessage.decode(entry.bytes, handed: entry.sockets.count) }
                 if errno == EINTR { continue }
                 if errno == EAGAIN || errno == EWOULDBLOCK {
-                    return now >= entry.deadline
-                        ? .failure(.text("did not confirm within \(ListenerHandover.confirmationSeconds) s")) : nil
+                    return now >= entry.deadline ? .invalid("did not confirm within \(ListenerHandover.confirmationSeconds) s") : nil
                 }
-                return .failure(.text("failed before confirming (\(Errno.current))"))
+                return .invalid("failed before confirming (\(Errno.current))")
             }
-            // The successor hung up: its confirmation must be whole by now.
-            let bytes = entry.bytes
-            guard bytes.count >= 3, bytes[0] == ListenerHandover.kept else {
-                return .failure(.text(bytes.isEmpty ? "hung up without confirming (it did not start)" : "sent an unknown confirmation"))
-            }
-            let count = Int(bytes[1]) | Int(bytes[2]) << 8
-            guard bytes.count == 3 + 2 * count else { return .failure(.text("sent a confirmation of the wrong length")) }
-            var positions: [Int] = []
-            for slot in 0..<count {
-                let position = Int(bytes[3 + 2 * slot]) | Int(bytes[4 + 2 * slot]) << 8
-                guard position < entry.sockets.count else { return .failure(.text("confirmed a socket it was not given")) }
-                positions.append(position)
-            }
-            return .success(Array(Set(positions)).sorted())
         }
 
         /// Stops serving (a drain began). The path is left alone: a successor has replaced it.

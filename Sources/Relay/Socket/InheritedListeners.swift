@@ -74,15 +74,14 @@ public final class InheritedListeners: Sendable {
     /// Tells the predecessor which sockets this process kept (`ListenerHandover`), then hangs
     /// up. Returns why it could not, or nil.
     public func confirmKept() -> String? {
-        let positions = taken.withLock { $0 }
-        var message: [UInt8] = [ListenerHandover.kept, UInt8(positions.count & 0xFF), UInt8(positions.count >> 8)]
-        for position in positions { message += [UInt8(position & 0xFF), UInt8(position >> 8)] }
+        let message = KeptSocketsMessage.encode(taken.withLock { $0 })
         return confirmation.withLock { connection -> String? in
             defer {
                 connection.closeNow()
                 connection = .none
             }
             guard connection.isValid else { return "the handover connection is gone" }
+            guard let message else { return "more sockets than a confirmation can name" }
             var offset = 0
             while offset < message.count {
                 let sent = message[offset...].withUnsafeBytes { send(connection.rawValue, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
