@@ -20,7 +20,7 @@ final class HandedOverSockets: Sendable {
         identities.withLock { _ = $0.insert(identity) }
     }
 
-    /// Read at a drain or removal only, never per connection.
+    /// Read when a worker stops accepting on a socket (`Worker.noteHandedOver`), never per turn.
     func contains(_ socket: Descriptor) -> Bool {
         guard let identity = Self.identity(of: socket) else { return false }
         return identities.withLock { $0.contains(identity) }

@@ -21,6 +21,9 @@ struct ListenerState {
     /// Accepting stopped and the socket was made non-blocking, so its backlog can be swept
     /// with plain accepts until it is empty (`stopListening`).
     var sweepable = false
+    /// A successor confirmed it kept this socket: stopping leaves its backlog and flags alone.
+    /// Read from the engine's registry when accepting stops (`noteHandedOver`), not per turn.
+    var handedOver = false
     /// The slot holds a service here (false: never used, or released after a removal).
     var inUse = true
     /// A reload removed the service; its connections may run until `retireDeadline` (ms).

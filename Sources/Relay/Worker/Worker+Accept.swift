@@ -222,6 +222,7 @@ extension Worker {
         drainDeadline = min(drainDeadline, deadline)
         guard !draining else { return }
         draining = true
+        for index in listeners.indices { noteHandedOver(index) }
         for index in listeners.indices where !listeners[index].closed && !servesDuringDrain(index) { stopListening(index) }
         let (worker, open) = (UInt64(settings.index), UInt64(slab.active))
         log.write(.info) { line in
@@ -238,15 +239,22 @@ extension Worker {
     /// clients are refused at once instead of waiting in a backlog nobody serves.
     mutating func stopListening(_ listener: Int) {
         if listeners[listener].armed { cancelAccept(listener) }
+        noteHandedOver(listener)
         // Non-blocking, so that a sweep stops at an empty backlog instead of waiting in it. Not
         // a socket a successor took over: it serves the backlog, and the flag would be its too.
-        listeners[listener].sweepable = !control.handedOver.contains(listeners[listener].socket)
+        listeners[listener].sweepable = !listeners[listener].handedOver
             && (try? kernel.setNonBlocking(listeners[listener].socket)) != nil
         if listeners[listener].armed {
             serveBacklog(listener)
         } else {
             closeServingBacklog(listener)
         }
+    }
+
+    /// Whether a successor confirmed it kept `listener`'s socket, read while the socket is open.
+    mutating func noteHandedOver(_ listener: Int) {
+        guard !listeners[listener].closed else { return }
+        listeners[listener].handedOver = control.handedOver.contains(listeners[listener].socket)
     }
 
     /// Serves the connections waiting in `listener`'s backlog. The kernel completed their
@@ -274,8 +282,7 @@ extension Worker {
     /// a health check flap.
     func servesDuringDrain(_ listener: Int) -> Bool {
         !metricsEndpointClosed && listeners[listener].inUse && !listeners[listener].retired
-            && models[listeners[listener].model].pointee.kind == .metrics
-            && !control.handedOver.contains(listeners[listener].socket)
+            && models[listeners[listener].model].pointee.kind == .metrics && !listeners[listener].handedOver
     }
 
     /// Once per turn while draining: when nothing but the metrics endpoint is left, here and in
