@@ -40,6 +40,12 @@ struct ListenerHandoverTests {
         return (outcome.withLock { $0! }, lines)
     }
 
+    /// The sockets an outcome carries; a test failure when it carries none.
+    static func received(_ outcome: ListenerHandover.Outcome) throws -> (listeners: InheritedListeners, pid: Int32) {
+        guard case .received(let inherited, let pid) = outcome else { throw SocketError(what: "no sockets received: \(outcome)", code: 0) }
+        return (inherited, pid)
+    }
+
     /// Serves the predecessor's side until it logged what became of its handover.
     static func confirmation(of fixture: RelayFixture, server: ListenerHandover.Server) -> String? {
         waitFor(seconds: 10) { () -> String? in
@@ -70,26 +76,16 @@ struct ListenerHandoverTests {
         #expect(stat(path, &mode) == 0 && mode.st_mode & 0o777 == 0o600, "only this user may ask for sockets")
 
         let (outcome, lines) = Self.handOver(from: predecessor, server: server, path: path)
-        guard case .received(let inherited, let pid) = outcome else {
-            Issue.record("no sockets received: \(outcome)")
-            return
-        }
+        let (inherited, pid) = try Self.received(outcome)
         #expect(pid == getpid())
         #expect(inherited.count == 2)
         #expect(lines.first?.contains("handed 2 listening sockets") == true, "\(lines)")
         #expect(predecessor.engine.socketsHandedOver == 0, "nothing is shared before the successor runs")
 
         // Three workers: two take the sockets handed over, the third binds one of its own.
-        var options = EngineOptions(workers: 3, drainTimeout: .seconds(5))
-        let logs = LogCapture()
-        options.logDescriptor = logs.writeDescriptor
-        let successor = try Engine(services: [service], options: options, inheriting: inherited)
-        try successor.start()
-        defer {
-            successor.stop()
-            successor.wait()
-            logs.finish()
-        }
+        let successorFixture = try RelayFixture([service], workers: 3, drainTimeout: .seconds(5), inheriting: inherited)
+        defer { successorFixture.stop() }
+        let successor = successorFixture.engine
         #expect(successor.inheritedSocketsUsed == 2)
         #expect(inherited.confirmKept() == nil)
         let confirmed = Self.confirmation(of: predecessor, server: server)
@@ -184,11 +180,7 @@ struct ListenerHandoverTests {
         defer { copies.values.forEach { close($0) } }
         do {
             let (outcome, _) = Self.handOver(from: predecessor, server: server, path: path)
-            guard case .received(let inherited, _) = outcome else {
-                Issue.record("no sockets received: \(outcome)")
-                return
-            }
-            _ = inherited.closeUnused()
+            _ = try Self.received(outcome).listeners.closeUnused()
         }  // the successor's side goes: its handover connection closes unconfirmed
         let confirmed = Self.confirmation(of: predecessor, server: server)
         #expect(confirmed?.contains("hung up without confirming") == true, "\(confirmed ?? "none")")
@@ -216,20 +208,10 @@ struct ListenerHandoverTests {
         let copies = Self.duplicates(of: predecessor)
         defer { copies.values.forEach { close($0) } }
         let (outcome, _) = Self.handOver(from: predecessor, server: server, path: path)
-        guard case .received(let inherited, _) = outcome else {
-            Issue.record("no sockets received: \(outcome)")
-            return
-        }
-        var options = EngineOptions(workers: 1, drainTimeout: .seconds(5))
-        let logs = LogCapture()
-        options.logDescriptor = logs.writeDescriptor
-        let successor = try Engine(services: [service], options: options, inheriting: inherited)
-        try successor.start()
-        defer {
-            successor.stop()
-            successor.wait()
-            logs.finish()
-        }
+        let inherited = try Self.received(outcome).listeners
+        let successorFixture = try RelayFixture([service], workers: 1, drainTimeout: .seconds(5), inheriting: inherited)
+        defer { successorFixture.stop() }
+        let successor = successorFixture.engine
         #expect(successor.inheritedSocketsUsed == 1)
         #expect(inherited.confirmKept() == nil)
         let confirmed = Self.confirmation(of: predecessor, server: server)

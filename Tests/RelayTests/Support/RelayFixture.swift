@@ -54,7 +54,7 @@ final class RelayFixture {
     init(
         _ services: [ServiceConfig], workers: Int = 1, bufferCount: Int = 256, bufferSize: Int = 16 * 1024,
         buffersPerDirection: Int = 2, drainTimeout: Duration = .seconds(10), logLevel: LogLevel = .info,
-        resolverServers: [String]? = nil, resolverTimeoutMilliseconds: Int? = nil
+        resolverServers: [String]? = nil, resolverTimeoutMilliseconds: Int? = nil, inheriting inherited: InheritedListeners? = nil
     ) throws {
         raiseDescriptorLimit()
         // The binary ignores SIGPIPE (sends use MSG_NOSIGNAL, but a splice into a socket whose
@@ -70,7 +70,7 @@ final class RelayFixture {
             options.resolverTimeoutMilliseconds = resolverTimeoutMilliseconds
             options.resolverTries = 1
         }
-        engine = try Engine(services: services, options: options)
+        engine = try Engine(services: services, options: options, inheriting: inherited)
         try engine.start()
     }
 
