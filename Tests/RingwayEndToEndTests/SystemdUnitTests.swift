@@ -19,16 +19,7 @@ struct SystemdUnitTests {
 
     /// `command arguments...`: exit status and stdout+stderr together.
     func run(_ command: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try runToCompletion(command, arguments)
     }
 
     /// The values of every `Key=` line of the unit, in order.

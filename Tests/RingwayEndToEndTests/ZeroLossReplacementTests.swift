@@ -42,16 +42,7 @@ struct ZeroLossReplacementTests {
 
     /// Whether `binary` has `--handover-socket` (an older release may not).
     static func hasHandover(_ binary: String) -> Bool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["--help"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return text.contains("--handover-socket")
+        (try? runToCompletion(binary, ["--help"]))?.output.contains("--handover-socket") ?? false
     }
 
     /// `steps[0]` starts, then each next step replaces the one before. Returns what the client

@@ -45,7 +45,7 @@ final class NetworkNamespace: @unchecked Sendable {
         guard descriptor >= 0 else { throw SocketError(what: "open \(path)", code: errno) }
         try run(Self.ip!, ["link", "set", "lo", "up"])
         try run("/bin/sh", ["-c", "echo \(migrateQueuedConnections ? 1 : 0) > /proc/sys/net/ipv4/tcp_migrate_req"])
-        let value = try String(decoding: runCapturing("/bin/cat", ["/proc/sys/net/ipv4/tcp_migrate_req"]), as: UTF8.self)
+        let value = try runCapturing("/bin/cat", ["/proc/sys/net/ipv4/tcp_migrate_req"])
         guard value.hasPrefix(migrateQueuedConnections ? "1" : "0") else {
             throw SocketError(what: "tcp_migrate_req in the namespace reads \(value)", code: EINVAL)
         }
@@ -72,22 +72,13 @@ final class NetworkNamespace: @unchecked Sendable {
         _ = try runCapturing(executable, arguments)
     }
 
-    private func runCapturing(_ executable: String, _ arguments: [String]) throws -> Data {
-        let process = Process()
+    private func runCapturing(_ executable: String, _ arguments: [String]) throws -> String {
         let (launcher, launchArguments) = command(executable, arguments)
-        process.executableURL = URL(fileURLWithPath: launcher)
-        process.arguments = launchArguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw SocketError(what: "\(executable) \(arguments.joined(separator: " ")) in the namespace: "
-                + String(decoding: data, as: UTF8.self), code: EINVAL)
+        let (status, output) = try runToCompletion(launcher, launchArguments)
+        guard status == 0 else {
+            throw SocketError(what: "\(executable) \(arguments.joined(separator: " ")) in the namespace: " + output, code: EINVAL)
         }
-        return data
+        return output
     }
 
     /// Moves the calling thread into the namespace. Only for threads the test created itself.

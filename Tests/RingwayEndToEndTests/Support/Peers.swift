@@ -77,14 +77,5 @@ func waitForListener(_ port: UInt16, seconds: Double = 10) -> Bool {
 
 /// `curl` from a chosen local address; returns the body (or the error text).
 func curl(_ url: String, from source: String = "127.0.0.5", extra: [String] = []) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: Peer.curl ?? "/usr/bin/curl")
-    process.arguments = ["-sS", "--max-time", "10", "--interface", source] + extra + [url]
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = out
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
+    try runToCompletion(Peer.curl ?? "/usr/bin/curl", ["-sS", "--max-time", "10", "--interface", source] + extra + [url]).output
 }
